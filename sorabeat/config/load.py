@@ -1,0 +1,211 @@
+"""Load the configuration the way metricbeat does.
+
+``-c`` files merged in order (later ones override key by key), then ``-E`` overrides,
+``--path.*`` flags, the module files found through ``sorabeat.config.modules.path``,
+``${...}`` references; then validation that reports every problem at once.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import stat
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from sorabeat.config.expand import expand
+from sorabeat.config.raw import (
+    ConfigFileError,
+    RawConfig,
+    merge,
+    parse_override,
+    parse_yaml,
+    parse_yaml_list,
+)
+from sorabeat.config.schema import Problem, Validator
+from sorabeat.config.settings import Settings
+
+DEFAULT_CONFIG_FILE = "sorabeat.yml"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` lists everything wrong with it."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = sorted(problems, key=_position)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def _position(problem: Problem) -> tuple[int, str, int]:
+    if problem.origin is None:
+        return (1, "", 0)
+    name, _, line = problem.origin.rpartition(":")
+    if line.isdigit():
+        return (0, name, int(line))
+    return (0, problem.origin, 0)
+
+
+@dataclass(frozen=True)
+class Paths:
+    home: str
+    config: str
+    data: str
+    logs: str
+
+
+@dataclass
+class LoadOptions:
+    config_files: list[str] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)
+    path_home: str | None = None
+    path_config: str | None = None
+    path_data: str | None = None
+    path_logs: str | None = None
+    strict_perms: bool = True
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    secrets: Callable[[str], str | None] | None = None
+    cwd: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    settings: Settings
+    raw: RawConfig
+    paths: Paths
+    files: list[str]
+
+
+def resolve_paths(raw: RawConfig, opts: LoadOptions) -> Paths:
+    """path.* from flags, else from the files; relative paths are relative to the cwd."""
+    cwd = opts.cwd or os.getcwd()
+
+    def pick(flag: str | None, key: str) -> str | None:
+        if flag:
+            return flag
+        value = raw.get(("path", key))
+        return str(value) if isinstance(value, str) and value else None
+
+    def absolute(p: str) -> str:
+        return os.path.normpath(os.path.join(cwd, os.path.expanduser(p)))
+
+    home = absolute(pick(opts.path_home, "home") or cwd)
+    config = absolute(pick(opts.path_config, "config") or home)
+    data = absolute(pick(opts.path_data, "data") or os.path.join(home, "data"))
+    logs = absolute(pick(opts.path_logs, "logs") or os.path.join(home, "logs"))
+    return Paths(home=home, config=config, data=data, logs=logs)
+
+
+def check_permissions(path: str) -> str | None:
+    """Metricbeat's strict.perms rule: owned by us or root, writable by the owner only."""
+    st = os.stat(path)
+    uid = os.geteuid()
+    if st.st_uid not in (uid, 0):
+        return (
+            f"config file ({path!r}) must be owned by the user identifier (uid={uid}) or root "
+            f"(to ignore this check, use --strict.perms=false)"
+        )
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        mode = stat.filemode(st.st_mode)
+        return (
+            f"config file ({path!r}) can only be writable by the owner but the permissions "
+            f"are \"{mode}\" (to fix the permissions use: 'chmod go-w {path}')"
+        )
+    return None
+
+
+def _read_text(path: str, strict: bool, problems: list[Problem]) -> str | None:
+    try:
+        if strict:
+            denied = check_permissions(path)
+            if denied:
+                problems.append(Problem("", denied, path))
+                return None
+        return FsPath(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.append(Problem("", "config file not found", path))
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem("", f"cannot read config file: {exc}", path))
+    return None
+
+
+def load(opts: LoadOptions) -> LoadedConfig:
+    """Load, merge, expand and validate; raise ConfigError listing every problem."""
+    problems: list[Problem] = []
+    cwd = opts.cwd or os.getcwd()
+    flag_config = os.path.join(cwd, opts.path_config or opts.path_home or "")
+    files = opts.config_files or [DEFAULT_CONFIG_FILE]
+    resolved = [os.path.normpath(os.path.join(flag_config, f)) for f in files]
+
+    raw = RawConfig()
+    for path in resolved:
+        text = _read_text(path, opts.strict_perms, problems)
+        if text is None:
+            continue
+        try:
+            raw = merge(raw, parse_yaml(text, path))
+        except ConfigFileError as exc:
+            problems.append(Problem("", str(exc)))
+    for override in opts.overrides:
+        try:
+            raw = merge(raw, parse_override(override))
+        except ConfigFileError as exc:
+            problems.append(Problem("", str(exc)))
+
+    paths = resolve_paths(raw, opts)
+    for key in ("home", "config", "data", "logs"):
+        raw.set(("path", key), getattr(paths, key), raw.origins.get(("path", key), "--path"))
+
+    def from_env(name: str) -> str | None:
+        return opts.environ.get(name)
+
+    lookups = [opts.secrets, from_env] if opts.secrets else [from_env]
+    module_files = _load_module_files(raw, opts, problems, lookups)
+    expand(raw, *lookups)
+
+    validator = Validator(raw.origins)
+    settings = validator.build(Settings, raw.data)
+    problems.extend(raw.problems)
+    problems.extend(validator.problems)
+    if problems:
+        raise ConfigError(problems)
+    return LoadedConfig(settings=settings, raw=raw, paths=paths, files=resolved + module_files)
+
+
+def _load_module_files(
+    raw: RawConfig,
+    opts: LoadOptions,
+    problems: list[Problem],
+    lookups: Sequence[Callable[[str], str | None]],
+) -> list[str]:
+    pattern_raw = RawConfig()
+    value: Any = raw.get(
+        ("sorabeat", "config", "modules", "path"), "${path.config}/modules.d/*.yml"
+    )
+    if not isinstance(value, str):
+        return []  # validation reports the wrong type
+    pattern_raw.set(("pattern",), value, "sorabeat.config.modules.path")
+    pattern_raw.data["path"] = raw.data.get("path", {})
+    expand(pattern_raw, *lookups)
+    problems.extend(pattern_raw.problems)
+    pattern = str(pattern_raw.data["pattern"])
+    inline = raw.get(("sorabeat", "modules"))
+    entries: list[Any] = list(inline) if isinstance(inline, list) else []
+    if inline is not None and not isinstance(inline, list):
+        return []
+    found = sorted(glob.glob(pattern))
+    for path in found:
+        text = _read_text(path, opts.strict_perms, problems)
+        if text is None:
+            continue
+        try:
+            entries.extend(parse_yaml_list(text, path, ("sorabeat", "modules"), len(entries), raw))
+        except ConfigFileError as exc:
+            problems.append(Problem("", str(exc)))
+    if found:
+        raw.data.setdefault("sorabeat", {})
+        if not isinstance(raw.data["sorabeat"], dict):
+            return found
+        raw.data["sorabeat"]["modules"] = entries
+    return found

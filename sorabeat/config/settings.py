@@ -1,0 +1,194 @@
+"""The whole configuration of sorabeat, as typed settings.
+
+Each stage declares its own section (``sorabeat.sora.settings``, ``sorabeat.lumberjack.settings``,
+...); this module assembles them under the keys metricbeat uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from sorabeat.config.schema import PositiveSeconds, Range, Seconds, Size, setting
+from sorabeat.es.settings import ElasticsearchSettings
+from sorabeat.lumberjack.settings import LogstashSettings
+from sorabeat.outputs.settings import ConsoleSettings, FileSettings
+from sorabeat.sora.settings import SoraModuleSettings
+from sorabeat.spool.settings import MemQueueSettings, SpoolSettings
+from sorabeat.tls import TLSSettings
+
+EventFormat = Literal["8", "6"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    home: str | None = setting(None, doc="Home directory; default: the current directory.")
+    config: str | None = setting(None, doc="Directory of sorabeat.yml; default: path.home.")
+    data: str | None = setting(None, doc="Directory of persistent data; default: path.home/data.")
+    logs: str | None = setting(None, doc="Directory of log files; default: path.home/logs.")
+
+
+@dataclass(frozen=True)
+class ModuleFilesSettings:
+    path: str = setting(
+        "${path.config}/modules.d/*.yml", doc="Glob of module files (one list of entries each)."
+    )
+
+
+@dataclass(frozen=True)
+class ConfigFilesSettings:
+    modules: ModuleFilesSettings = setting(factory=ModuleFilesSettings, doc="Module files.")
+
+
+@dataclass(frozen=True)
+class SorabeatSection:
+    config: ConfigFilesSettings = setting(factory=ConfigFilesSettings, doc="Where modules live.")
+    modules: list[SoraModuleSettings] = setting(
+        factory=list, doc="Module entries given inline, in addition to the module files."
+    )
+    shutdown_timeout: Seconds = setting(
+        5.0, doc="On SIGTERM/SIGINT, how long to wait for in-flight events to be acknowledged."
+    )
+
+
+@dataclass(frozen=True)
+class OutputSection:
+    console: ConsoleSettings | None = setting(None, doc="Standard output.")
+    file: FileSettings | None = setting(None, doc="Rotating local files.")
+    logstash: LogstashSettings | None = setting(None, doc="Logstash (Lumberjack v2).")
+    elasticsearch: ElasticsearchSettings | None = setting(None, doc="Elasticsearch _bulk API.")
+
+    def enabled(self) -> list[str]:
+        names = ("console", "file", "logstash", "elasticsearch")
+        return [n for n in names if (s := getattr(self, n)) is not None and s.enabled]
+
+    def problems(self) -> list[tuple[str, str]]:
+        enabled = self.enabled()
+        if not enabled:
+            return [
+                (
+                    "",
+                    "no output is enabled: configure one of output.logstash, "
+                    "output.elasticsearch, output.file or output.console",
+                )
+            ]
+        if len(enabled) > 1:
+            names = ", ".join(f"output.{n}" for n in enabled)
+            return [("", f"only one output may be enabled, found {names}")]
+        return []
+
+
+@dataclass(frozen=True)
+class QueueSection:
+    spool: SpoolSettings | None = setting(None, doc="Disk spool (the default).")
+    mem: MemQueueSettings | None = setting(None, doc="Memory queue: events are lost on exit.")
+
+    def problems(self) -> list[tuple[str, str]]:
+        if self.spool is not None and self.mem is not None:
+            return [("", "set either queue.spool or queue.mem, not both")]
+        return []
+
+
+@dataclass(frozen=True)
+class LogFilesSettings:
+    path: str = setting("${path.logs}", doc="Directory of the log files.")
+    name: str = setting("sorabeat", doc="Name of the active log file.")
+    rotateeverybytes: Size = setting(10 * 1024 * 1024, doc="Rotate at this size.")
+    keepfiles: Annotated[int, Range(2, 1024)] = setting(7, doc="Log files kept.")
+    permissions: Annotated[int, Range(0, 0o777)] = setting(0o600, doc="File mode (octal).")
+
+
+@dataclass(frozen=True)
+class LogMetricsSettings:
+    enabled: bool = setting(True, doc="Log the counters that moved, periodically.")
+    period: PositiveSeconds = setting(30.0, doc="Period of the metrics line.")
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: LogLevel = setting("info", doc="debug, info, warning, error or critical.")
+    selectors: list[str] = setting(
+        factory=list,
+        doc="Debug selectors: sora, spool, lumberjack, elasticsearch, publish, config, or *.",
+    )
+    to_stderr: bool = setting(False, doc="Log to stderr (-e sets it).")
+    to_files: bool = setting(True, doc="Log to rotating files under logging.files.path.")
+    json: bool = setting(False, doc="ECS-style JSON log lines.")
+    files: LogFilesSettings = setting(factory=LogFilesSettings, doc="Log files.")
+    metrics: LogMetricsSettings = setting(factory=LogMetricsSettings, doc="Periodic metrics line.")
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    enabled: bool = setting(False, doc="Serve /, /stats, /metrics and /health.")
+    host: str = setting("localhost", doc="Listen address.")
+    port: Annotated[int, Range(0, 65535)] = setting(5066, doc="Listen port.")
+    unhealthy_after: PositiveSeconds = setting(
+        300.0,
+        doc="/health turns unhealthy when no event was acknowledged this long while some wait.",
+    )
+
+
+@dataclass(frozen=True)
+class TemplateSettings:
+    enabled: bool = setting(True, doc="Load the index template at setup.")
+    name: str = setting("sorabeat-%{[agent.version]}", doc="Template name.")
+    pattern: str = setting("sorabeat-%{[agent.version]}-*", doc="Index pattern it applies to.")
+    overwrite: bool = setting(False, doc="Replace an existing template.")
+    settings: dict[str, Any] = setting(factory=dict, doc="Extra index settings.")
+
+
+@dataclass(frozen=True)
+class KibanaSpace:
+    id: str | None = setting(None, doc="Kibana space to import into.")
+
+
+@dataclass(frozen=True)
+class KibanaSettings:
+    host: str = setting("localhost:5601", doc="Kibana endpoint.")
+    protocol: Literal["http", "https"] = setting("http", doc="Scheme of a host given without one.")
+    path: str = setting("", doc="Path prefix (Kibana behind a proxy).")
+    username: str | None = setting(None, doc="Basic auth user; default: the ES output's.")
+    password: str | None = setting(None, secret=True, doc="Basic auth password.")
+    api_key: str | None = setting(None, secret=True, doc="API key as id:key.")
+    space: KibanaSpace = setting(factory=KibanaSpace, doc="Kibana space.")
+    ssl: TLSSettings = setting(factory=TLSSettings, doc="TLS to Kibana.")
+
+
+@dataclass(frozen=True)
+class SetupSettings:
+    template: TemplateSettings = setting(factory=TemplateSettings, doc="Index template.")
+    kibana: KibanaSettings = setting(factory=KibanaSettings, doc="Kibana, for dashboards.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str | None = setting(None, doc="Name of this shipper (agent.name); default: host name.")
+    tags: list[str] = setting(factory=list, doc="Tags added to every event.")
+    fields: dict[str, Any] = setting(factory=dict, doc="Fields added to every event.")
+    fields_under_root: bool = setting(False, doc="Put fields at the top level.")
+    event_format: EventFormat = setting(
+        "8",
+        doc='"8": the metricbeat 7.x/8.x event shape; "6": the Beats 6.0 shape of the original '
+        "Sorabeat.",
+    )
+    metadata_version: str | None = setting(
+        None,
+        doc="@metadata.version (and beat.version in format 6); default: sorabeat's version. "
+        "Pin it to the metricbeat version your Logstash index names use.",
+    )
+    path: PathSettings = setting(factory=PathSettings, doc="Directories.")
+    sorabeat: SorabeatSection = setting(factory=SorabeatSection, doc="Modules and shutdown.")
+    output: OutputSection = setting(factory=OutputSection, doc="Where events go.")
+    queue: QueueSection = setting(factory=QueueSection, doc="Where events wait.")
+    logging: LoggingSettings = setting(factory=LoggingSettings, doc="Logging.")
+    http: HttpSettings = setting(factory=HttpSettings, doc="Self-monitoring endpoint.")
+    setup: SetupSettings = setting(factory=SetupSettings, doc="sorabeat setup.")
+
+    @property
+    def modules(self) -> list[SoraModuleSettings]:
+        return [m for m in self.sorabeat.modules if m.enabled]
+
+
+__all__ = ["Settings", "TLSSettings"]

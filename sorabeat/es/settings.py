@@ -1,0 +1,77 @@
+"""``output.elasticsearch``: libbeat's Elasticsearch output options with its 8.x defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from sorabeat.config.schema import PositiveSeconds, Range, setting
+from sorabeat.outputs.backoff import BackoffSettings
+from sorabeat.tls import TLSSettings
+
+DEFAULT_PORT = 9200
+DEFAULT_INDEX = "sorabeat-%{[agent.version]}-%{+yyyy.MM.dd}"
+
+
+@dataclass(frozen=True)
+class DeadLetterIndex:
+    index: str = setting(doc="Index receiving events Elasticsearch refused with a 4xx.")
+
+
+@dataclass(frozen=True)
+class NonIndexablePolicy:
+    drop: dict[str, Any] | None = setting(
+        None, doc="Drop refused events, with a warning (default)."
+    )
+    dead_letter_index: DeadLetterIndex | None = setting(
+        None, doc="Send refused events to this index instead of dropping them."
+    )
+
+
+@dataclass(frozen=True)
+class ElasticsearchSettings:
+    enabled: bool = setting(True, doc="Index events through the _bulk API.")
+    hosts: list[str] = setting(factory=list, doc="Elasticsearch endpoints (port 9200 by default).")
+    protocol: Literal["http", "https"] = setting("http", doc="Scheme of hosts given without one.")
+    path: str = setting("", doc="Path prefix of every request (behind a reverse proxy).")
+    loadbalance: bool = setting(True, doc="Spread bulk requests over all hosts.")
+    worker: Annotated[int, Range(1, 64)] = setting(
+        1, aliases=("workers",), doc="Parallel bulk requests per host."
+    )
+    bulk_max_size: Annotated[int, Range(1)] = setting(1600, doc="Most events in one _bulk request.")
+    compression_level: Annotated[int, Range(0, 9)] = setting(1, doc="gzip level; 0 disables.")
+    escape_html: bool = setting(False, doc="Escape <, > and & in JSON strings.")
+    timeout: PositiveSeconds = setting(90.0, doc="HTTP timeout of one request.")
+    max_retries: int = setting(
+        3,
+        doc="Accepted for metricbeat compatibility. Events stay in the spool until indexed or "
+        "refused for good: sorabeat never drops them for transport errors.",
+    )
+    backoff: BackoffSettings = setting(factory=BackoffSettings, doc="Retry backoff.")
+    username: str | None = setting(None, doc="Basic auth user.")
+    password: str | None = setting(None, secret=True, doc="Basic auth password.")
+    api_key: str | None = setting(None, secret=True, doc="API key as id:key.")
+    headers: dict[str, str] = setting(factory=dict, doc="Extra HTTP headers.")
+    parameters: dict[str, str] = setting(factory=dict, doc="Extra query parameters of _bulk.")
+    pipeline: str | None = setting(None, doc="Ingest pipeline (a format string).")
+    index: str = setting(DEFAULT_INDEX, doc="Target index (a format string).")
+    document_id: Literal["auto", "deterministic"] = setting(
+        "auto",
+        doc="deterministic: _id from metricset, host, @timestamp and connection id, so a "
+        "batch replayed after an ambiguous timeout yields 409s instead of duplicates.",
+    )
+    non_indexable_policy: NonIndexablePolicy = setting(
+        factory=NonIndexablePolicy, doc="What happens to events refused with a 4xx."
+    )
+    ssl: TLSSettings = setting(factory=TLSSettings, doc="TLS to Elasticsearch.")
+
+    def problems(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        if self.enabled and not self.hosts:
+            out.append(("hosts", "at least one host is needed"))
+        if self.api_key is not None and (self.username or self.password):
+            out.append(("api_key", "set either api_key or username/password, not both"))
+        policy = self.non_indexable_policy
+        if policy.drop is not None and policy.dead_letter_index is not None:
+            out.append(("non_indexable_policy", "set either drop or dead_letter_index"))
+        return out

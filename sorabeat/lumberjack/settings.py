@@ -1,0 +1,56 @@
+"""``output.logstash``: libbeat's Logstash output options with libbeat's defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from sorabeat.config.schema import PositiveSeconds, Range, Seconds, setting
+from sorabeat.outputs.backoff import BackoffSettings
+from sorabeat.tls import TLSSettings
+
+DEFAULT_PORT = 5044
+
+
+@dataclass(frozen=True)
+class LogstashSettings:
+    enabled: bool = setting(True, doc="Ship events to Logstash's beats input (Lumberjack v2).")
+    hosts: list[str] = setting(
+        factory=list, doc="Logstash endpoints, host or host:port (port 5044 by default)."
+    )
+    loadbalance: bool = setting(
+        False, doc="false: one host at a time, failover on error; true: all hosts in parallel."
+    )
+    worker: Annotated[int, Range(1, 64)] = setting(
+        1, aliases=("workers",), doc="Connections per host."
+    )
+    pipelining: Annotated[int, Range(0, 64)] = setting(
+        2, doc="Windows sent ahead of the ack of the first (0: wait for every ack)."
+    )
+    compression_level: Annotated[int, Range(0, 9)] = setting(
+        3, doc="zlib level of each window; 0 sends uncompressed frames."
+    )
+    escape_html: bool = setting(False, doc="Escape <, > and & in JSON strings.")
+    bulk_max_size: Annotated[int, Range(1, 10000)] = setting(2048, doc="Most events in one window.")
+    slow_start: bool = setting(
+        False, doc="Start windows at 10 events, grow x1.5 on success, halve on error."
+    )
+    timeout: PositiveSeconds = setting(
+        30.0, doc="Dial, write and ack-read timeout; any ack (keepalives too) restarts it."
+    )
+    ttl: Seconds = setting(
+        0.0, doc="Reconnect after a connection reaches this age, between windows (0: never)."
+    )
+    max_retries: int = setting(
+        3,
+        doc="Accepted for metricbeat compatibility. Events stay in the spool until acknowledged: "
+        "sorabeat never drops them for transport errors.",
+    )
+    backoff: BackoffSettings = setting(factory=BackoffSettings, doc="Reconnect backoff.")
+    index: str = setting("sorabeat", doc="Sets @metadata.beat (lowercased).")
+    ssl: TLSSettings = setting(factory=TLSSettings, doc="TLS to Logstash.")
+
+    def problems(self) -> list[tuple[str, str]]:
+        if self.enabled and not self.hosts:
+            return [("hosts", "at least one host is needed")]
+        return []

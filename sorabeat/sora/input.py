@@ -1,0 +1,83 @@
+"""The Sora input: one poller per module entry, host and metricset, all independent."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+
+import httpx
+
+from sorabeat.event import EnvelopeSettings, MetricsetEncoder
+from sorabeat.monitoring.registry import Registry
+from sorabeat.sora.hosts import parse_host
+from sorabeat.sora.poller import MetricsetPoller
+from sorabeat.sora.settings import SoraModuleSettings
+from sorabeat.spool.base import EventSink
+from sorabeat.tls import client_context
+
+
+def http_client(module: SoraModuleSettings) -> httpx.AsyncClient:
+    https = any(parse_host(h).https for h in module.hosts)
+    verify: ssl.SSLContext | bool = client_context(module.ssl) if module.ssl.active(https) else True
+    return httpx.AsyncClient(
+        verify=verify,
+        timeout=None,  # each poll is bounded as a whole by the module's timeout
+        trust_env=False,  # a proxy from the environment must not capture loopback polls
+        headers={"user-agent": "sorabeat"},
+        auth=(module.username, module.password or "") if module.username else None,
+    )
+
+
+class SoraInput:
+    def __init__(
+        self,
+        modules: Sequence[SoraModuleSettings],
+        envelope: EnvelopeSettings,
+        sink: EventSink,
+        metrics: Registry | None = None,
+    ) -> None:
+        self.modules = [m for m in modules if m.enabled]
+        self.envelope = envelope
+        self.sink = sink
+        self.metrics = metrics or Registry()
+
+    def pollers(self, clients: Sequence[httpx.AsyncClient]) -> list[MetricsetPoller]:
+        out = []
+        for module, http in zip(self.modules, clients, strict=True):
+            for host_text in module.hosts:
+                host = parse_host(host_text)
+                for metricset in module.metricsets:
+                    encoder = MetricsetEncoder(
+                        self.envelope,
+                        metricset=metricset,
+                        period_s=module.period,
+                        address=host.address,
+                        fields=module.fields,
+                        fields_under_root=module.fields_under_root,
+                        tags=module.tags,
+                    )
+                    out.append(
+                        MetricsetPoller(
+                            host=host,
+                            metricset=metricset,
+                            period=module.period,
+                            timeout=module.effective_timeout,
+                            max_response_size=module.max_response_size,
+                            headers=dict(module.headers),
+                            http=http,
+                            encoder=encoder,
+                            sink=self.sink,
+                            metrics=self.metrics,
+                        )
+                    )
+        return out
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set."""
+        async with AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(http_client(m)) for m in self.modules]
+            async with asyncio.TaskGroup() as group:
+                for poller in self.pollers(clients):
+                    group.create_task(poller.run(stop))

@@ -1,0 +1,146 @@
+"""Polls one metricset of one Sora host on its own schedule and hands the events on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import httpx
+
+from sorabeat.event import MetricsetEncoder
+from sorabeat.monitoring.registry import Registry
+from sorabeat.sora import client as sora_client
+from sorabeat.sora.connections import add_channel_client_id, identity
+from sorabeat.sora.hosts import SoraHost
+from sorabeat.sora.stats import add_aggregates
+from sorabeat.spool.base import EventSink
+
+log = logging.getLogger("sorabeat.sora")
+
+
+def next_tick(now: float, period: float) -> float:
+    """The first wall-clock multiple of ``period`` strictly after ``now``.
+
+    Aligning ticks to the period (not to the start time) gives every host the same
+    timestamps, so dashboards can add hosts up.
+    """
+    tick = math.ceil(now / period) * period
+    return tick + period if tick <= now else tick
+
+
+class MetricsetPoller:
+    def __init__(
+        self,
+        *,
+        host: SoraHost,
+        metricset: str,
+        period: float,
+        timeout: float,
+        max_response_size: int,
+        headers: dict[str, str],
+        http: httpx.AsyncClient,
+        encoder: MetricsetEncoder,
+        sink: EventSink,
+        metrics: Registry,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.host = host
+        self.metricset = metricset
+        self.period = period
+        self.timeout = timeout
+        self.max_response_size = max_response_size
+        self.headers = headers
+        self.http = http
+        self.encoder = encoder
+        self.sink = sink
+        self.metrics = metrics
+        self.clock = clock
+
+    async def poll_once(self) -> list[bytes]:
+        """Fetch once and return the encoded events (one error event if the fetch failed)."""
+        started_ms = time.time_ns() // 1_000_000
+        t0 = time.perf_counter_ns()
+        labels = {"host": self.host.address, "metricset": self.metricset}
+        try:
+            documents = await self._fetch()
+            duration = time.perf_counter_ns() - t0
+            events = self.encoder.encode(started_ms, duration, documents)
+        except sora_client.FetchError as exc:
+            message = str(exc)
+            log.warning("sora %s from %s failed: %s", self.metricset, self.host.address, message)
+        except Exception as exc:  # a bug must not stop this poller, nor hide: log it whole
+            message = f"internal error handling the response: {exc!r}"
+            log.exception("sora %s from %s: %s", self.metricset, self.host.address, message)
+        else:
+            self.metrics.add("sora.polls.ok", 1, **labels)
+            self.metrics.add("sora.events", len(events), **labels)
+            log.debug("sora %s from %s: %d events", self.metricset, self.host.address, len(events))
+            return events
+        duration = time.perf_counter_ns() - t0
+        self.metrics.add("sora.polls.failed", 1, **labels)
+        return [self.encoder.encode_error(started_ms, duration, message)]
+
+    async def _fetch(self) -> Iterable[tuple[str, Any]]:
+        body = await sora_client.fetch_body(
+            self.http,
+            self.host,
+            self.metricset,
+            time_limit=self.timeout,
+            max_size=self.max_response_size,
+            headers=self.headers,
+        )
+        value = sora_client.parse_json(body, self.host)
+        del body
+        if self.metricset == "stats":
+            report = sora_client.check_stats(value, self.host)
+            skipped = add_aggregates(report)
+            if skipped:
+                self.metrics.add("sora.values.skipped", skipped, host=self.host.address)
+                log.warning(
+                    "sora stats from %s: skipped %d non-numeric members of erlang_vm lists",
+                    self.host.address,
+                    skipped,
+                )
+            return [("", report)]
+        connections = sora_client.check_connections(value, self.host)
+        add_channel_client_id(connections)
+        return [(identity(c), c) for c in connections]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll at every tick until ``stop`` is set; a slow poll skips the ticks it overran.
+
+        A fetch under way when ``stop`` is set is abandoned; an append under way finishes,
+        so the spool never sees half a poll.
+        """
+        tick = next_tick(self.clock(), self.period)
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                delay = tick - self.clock()
+                if delay > 0:
+                    await asyncio.wait({stopping}, timeout=delay)
+                    if stop.is_set():
+                        return
+                poll = asyncio.ensure_future(self.poll_once())
+                await asyncio.wait({poll, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not poll.done():
+                    poll.cancel()
+                    await asyncio.gather(poll, return_exceptions=True)
+                    return
+                await self.sink.append(poll.result())
+                tick = self._following(tick)
+        finally:
+            stopping.cancel()
+
+    def _following(self, tick: float) -> float:
+        now = self.clock()
+        following = tick + self.period
+        if following <= now:
+            missed = int((now - tick) // self.period)
+            self.metrics.add("sora.ticks.missed", missed, host=self.host.address)
+            following = next_tick(now, self.period)
+        return following

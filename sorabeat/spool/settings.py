@@ -1,0 +1,47 @@
+"""``queue.spool`` (on disk, the default) and ``queue.mem`` (memory only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from sorabeat.config.schema import Range, Seconds, Size, setting
+
+WhenFull = Literal["drop_oldest", "drop_newest", "block"]
+
+
+@dataclass(frozen=True)
+class SpoolFlushSettings:
+    timeout: Seconds = setting(
+        0.25, doc="Longest wait to group appends into one fsync; appends return after it."
+    )
+    events: Annotated[int, Range(1)] = setting(
+        4096, doc="fsync as soon as this many events wait, without waiting for the timeout."
+    )
+
+
+@dataclass(frozen=True)
+class SpoolSettings:
+    path: str = setting("${path.data}/spool", doc="Directory of the segment files.")
+    max_size: Size = setting(1024**3, doc="Most bytes on disk; when_full decides past it.")
+    segment_size: Size = setting(64 * 1024**2, doc="Size at which a new segment file starts.")
+    flush: SpoolFlushSettings = setting(factory=SpoolFlushSettings, doc="fsync grouping.")
+    when_full: WhenFull = setting(
+        "drop_oldest",
+        doc="drop_oldest: forget the oldest events (metrics: the newest are worth most); "
+        "drop_newest: refuse new ones; block: make the input wait. Every drop is counted.",
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        if self.segment_size < 1024 * 1024:
+            out.append(("segment_size", "must be at least 1MiB"))
+        if self.max_size < 2 * self.segment_size:
+            out.append(("max_size", "must be at least twice segment_size"))
+        return out
+
+
+@dataclass(frozen=True)
+class MemQueueSettings:
+    events: Annotated[int, Range(1)] = setting(3200, doc="Most events held in memory.")
+    when_full: WhenFull = setting("drop_oldest", doc="As queue.spool.when_full.")
