@@ -1,0 +1,92 @@
+"""Builds the pipeline's stages from the settings; the only module that knows them all."""
+
+from __future__ import annotations
+
+import os
+
+from sorabeat.config.load import LoadedConfig
+from sorabeat.config.settings import Settings
+from sorabeat.event import AgentInfo, EnvelopeSettings
+from sorabeat.monitoring.registry import Registry
+from sorabeat.outputs.base import Output
+from sorabeat.outputs.console import ConsoleOutput
+from sorabeat.outputs.file import FileOutput
+from sorabeat.pipeline import Pipeline
+from sorabeat.publish import Publisher
+from sorabeat.sora.input import SoraInput
+from sorabeat.spool.base import Spool
+from sorabeat.spool.memory import MemoryQueue
+from sorabeat.spool.settings import SpoolSettings
+
+
+def output_name(settings: Settings) -> str:
+    return settings.output.enabled()[0]
+
+
+def envelope_settings(settings: Settings, agent: AgentInfo) -> EnvelopeSettings:
+    beat = "sorabeat"
+    document_ids = False
+    logstash = settings.output.logstash
+    elasticsearch = settings.output.elasticsearch
+    if logstash is not None and logstash.enabled:
+        beat = logstash.index.lower()
+    if elasticsearch is not None and elasticsearch.enabled:
+        document_ids = elasticsearch.document_id == "deterministic"
+    return EnvelopeSettings(
+        agent=agent,
+        format=settings.event_format,
+        beat=beat,
+        metadata_version=settings.metadata_version,
+        fields=settings.fields,
+        fields_under_root=settings.fields_under_root,
+        tags=tuple(settings.tags),
+        document_ids=document_ids,
+    )
+
+
+def build_output(loaded: LoadedConfig, agent: AgentInfo, metrics: Registry) -> Output:
+    settings = loaded.settings
+    name = output_name(settings)
+    out = settings.output
+    if name == "console" and out.console is not None:
+        return ConsoleOutput(out.console)
+    if name == "file" and out.file is not None:
+        return FileOutput(out.file, os.path.join(loaded.paths.home, out.file.path))
+    if name == "logstash" and out.logstash is not None:
+        from sorabeat.lumberjack.output import LogstashOutput
+
+        return LogstashOutput(out.logstash, metrics)
+    if name == "elasticsearch" and out.elasticsearch is not None:
+        from sorabeat.es.output import ElasticsearchOutput
+
+        return ElasticsearchOutput(out.elasticsearch, agent, metrics)
+    raise AssertionError(f"no output named {name}")
+
+
+async def build_spool(loaded: LoadedConfig, metrics: Registry) -> Spool:
+    queue = loaded.settings.queue
+    if queue.mem is not None:
+        return MemoryQueue(queue.mem, metrics)
+    from sorabeat.spool.disk import DiskSpool
+
+    spool_settings = queue.spool or SpoolSettings()
+    directory = os.path.join(loaded.paths.home, spool_settings.path)
+    if queue.spool is None:
+        directory = os.path.join(loaded.paths.data, "spool")
+    return await DiskSpool.open(directory, spool_settings, metrics)
+
+
+async def build_pipeline(
+    loaded: LoadedConfig, agent: AgentInfo, metrics: Registry, output: Output | None = None
+) -> Pipeline:
+    settings = loaded.settings
+    spool = await build_spool(loaded, metrics)
+    output = output or build_output(loaded, agent, metrics)
+    source = SoraInput(settings.modules, envelope_settings(settings, agent), spool, metrics)
+    return Pipeline(
+        source=source,
+        spool=spool,
+        output=output,
+        publisher=Publisher(spool, output, metrics),
+        shutdown_timeout=settings.sorabeat.shutdown_timeout,
+    )

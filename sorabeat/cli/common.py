@@ -1,0 +1,144 @@
+"""What every command shares: the global flags, loading the configuration, logging."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from sorabeat import logs
+from sorabeat.config.load import ConfigError, LoadedConfig, LoadOptions, load
+
+
+class CliError(Exception):
+    """Ends the command with ``code``, printing ``message`` to stderr (no traceback)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def add_global_flags(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+    """metricbeat's persistent flags; below a command they must not reset values given
+    before it, hence SUPPRESS there."""
+
+    def default(value: Any) -> Any:
+        return value if top_level else argparse.SUPPRESS
+
+    group = parser.add_argument_group("global flags")
+    group.add_argument(
+        "-c",
+        "--c",
+        dest="config",
+        action="append",
+        default=default([]),
+        metavar="FILE",
+        help="configuration file, relative to path.config (repeatable; later files override)",
+    )
+    group.add_argument(
+        "-E",
+        "--E",
+        dest="overrides",
+        action="append",
+        default=default([]),
+        metavar="KEY=VALUE",
+        help='override a setting (repeatable), e.g. -E output.logstash.hosts=["ls:5044"]',
+    )
+    group.add_argument(
+        "-e",
+        "--e",
+        dest="log_stderr",
+        action="store_true",
+        default=default(False),
+        help="log to stderr instead of files",
+    )
+    group.add_argument(
+        "-d",
+        "--d",
+        dest="selectors",
+        action="append",
+        default=default([]),
+        metavar="SELECTORS",
+        help='enable debug output for comma-separated selectors ("*" for all)',
+    )
+    group.add_argument(
+        "-v",
+        "--v",
+        dest="verbose",
+        action="store_true",
+        default=default(False),
+        help="log at INFO level",
+    )
+    for key in ("home", "config", "data", "logs"):
+        group.add_argument(
+            f"--path.{key}",
+            dest=f"path_{key}",
+            default=default(None),
+            metavar="DIR",
+            help=f"path.{key} directory",
+        )
+    group.add_argument(
+        "--strict.perms",
+        dest="strict_perms",
+        type=_bool,
+        default=default(True),
+        metavar="BOOL",
+        help="refuse config files writable by group or others (default true)",
+    )
+    group.add_argument(
+        "--environment",
+        dest="environment",
+        default=default(None),
+        choices=["default", "systemd", "container", "macos_service", "windows_service"],
+        help="the environment sorabeat runs in (systemd: log to stderr for journald)",
+    )
+
+
+def load_options(args: argparse.Namespace) -> LoadOptions:
+    return LoadOptions(
+        config_files=list(args.config),
+        overrides=list(args.overrides),
+        path_home=args.path_home,
+        path_config=args.path_config,
+        path_data=args.path_data,
+        path_logs=args.path_logs,
+        strict_perms=args.strict_perms,
+    )
+
+
+def load_config(args: argparse.Namespace) -> LoadedConfig:
+    """Load the configuration or end the command listing every problem."""
+    try:
+        return load(load_options(args))
+    except ConfigError as exc:
+        lines = "\n".join(f"  {p}" for p in exc.problems)
+        count = len(exc.problems)
+        noun = "problem" if count == 1 else "problems"
+        raise CliError(f"Invalid configuration ({count} {noun}):\n{lines}") from None
+
+
+def selectors(args: argparse.Namespace) -> list[str]:
+    return [s.strip() for arg in args.selectors for s in arg.split(",") if s.strip()]
+
+
+def setup_logging(args: argparse.Namespace, loaded: LoadedConfig) -> None:
+    logs.configure(
+        loaded.settings.logging,
+        to_stderr=args.log_stderr,
+        selectors=selectors(args),
+        environment=args.environment,
+    )
+
+
+def print_err(message: str) -> None:
+    print(message, file=sys.stderr)

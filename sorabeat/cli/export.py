@@ -1,0 +1,39 @@
+"""``sorabeat export config|template|dashboard``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import yaml
+
+from sorabeat.cli.common import load_config
+from sorabeat.config.secrets import mask_secrets
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    parser = sub.add_parser("export", parents=[common], help="print configuration or assets")
+    what = parser.add_subparsers(dest="export_command", metavar="WHAT", required=True)
+    config = what.add_parser(
+        "config", parents=[common], help="the merged configuration, secrets masked"
+    )
+    config.set_defaults(handler=export_config)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)  # ExpandedStr -> str, so YAML prints it plainly
+    return value
+
+
+def export_config(args: argparse.Namespace) -> int:
+    loaded = load_config(args)
+    data = _plain(mask_secrets(loaded.raw.data))
+    yaml.safe_dump(data, sys.stdout, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return 0
