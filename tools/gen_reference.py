@@ -1,0 +1,13 @@
+"""Regenerate conf/sorabeat.reference.yml from the settings declarations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sorabeat.config.reference import render_reference
+
+TARGET = Path(__file__).resolve().parent.parent / "conf" / "sorabeat.reference.yml"
+
+if __name__ == "__main__":
+    TARGET.write_text(render_reference(), encoding="utf-8")
+    print(f"wrote {TARGET}")
