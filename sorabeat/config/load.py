@@ -153,6 +153,9 @@ def load(opts: LoadOptions) -> LoadedConfig:
         except ConfigFileError as exc:
             problems.append(Problem("", str(exc)))
 
+    if problems:
+        # validating what could be read would only add noise ("no output") to the real cause
+        raise ConfigError(problems)
     paths = resolve_paths(raw, opts)
     for key in ("home", "config", "data", "logs"):
         raw.set(("path", key), getattr(paths, key), raw.origins.get(("path", key), "--path"))

@@ -51,7 +51,7 @@ def _render_value(name: str, value: Any) -> str:
     if value is None:
         return ""
     if name == "permissions" and isinstance(value, int):
-        return f"0{value:o}"
+        return f" 0{value:o}"
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     text: str = yaml.safe_dump(value, default_flow_style=True, width=1000, allow_unicode=True)

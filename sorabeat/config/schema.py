@@ -346,7 +346,7 @@ class Validator:
         return obj
 
     def convert(self, tp: Any, value: Any, path: Path) -> Any:
-        if _strip_annotated(tp) is not str:
+        if not _accepts_text(tp):
             value = _typed(value)
         origin = get_origin(tp)
         if origin is Annotated:
@@ -441,6 +441,14 @@ class _Invalid:
 _INVALID: Any = _Invalid()
 
 
+def _accepts_text(tp: Any) -> bool:
+    """Whether a setting takes text as written (so expanded text must not be YAML-typed)."""
+    tp = _strip_annotated(tp)
+    if _is_optional(tp):
+        tp = _strip_annotated(_strip_optional(tp))
+    return tp is str or tp is Any
+
+
 def _strip_annotated(tp: Any) -> Any:
     if get_origin(tp) is Annotated:
         return get_args(tp)[0]
@@ -481,6 +489,7 @@ class KeyInfo:
     doc: str
     secret: bool
     free_form: bool  # the value is a mapping of user-chosen keys
+    alias: bool = False  # another accepted name of a setting
 
 
 def walk_keys(cls: type, prefix: Path = ()) -> Iterator[KeyInfo]:
@@ -511,4 +520,5 @@ def walk_keys(cls: type, prefix: Path = ()) -> Iterator[KeyInfo]:
                 doc=str(f.metadata.get("doc", "")),
                 secret=bool(f.metadata.get("secret", False)),
                 free_form=get_origin(tp) in (dict, typing.Dict) or tp is Any,  # noqa: UP006
+                alias=name != f.name,
             )

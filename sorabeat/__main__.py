@@ -1,0 +1,7 @@
+"""``python -m sorabeat``."""
+
+import sys
+
+from sorabeat.cli import main
+
+sys.exit(main())

@@ -1,0 +1,104 @@
+"""Each host and metricset polls on its own schedule: a slow host never delays another."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
+from sorabeat.monitoring.registry import Registry
+from sorabeat.sora.hosts import parse_host
+from sorabeat.sora.poller import MetricsetPoller, next_tick
+from tests.emulators.scripted_http import Request, ScriptedServer, http_response
+
+AGENT = AgentInfo(name="n", hostname="h", id="i", ephemeral_id="e", version="0.1.0")
+
+
+@given(st.floats(0, 1e10, allow_nan=False), st.sampled_from([0.5, 1, 10, 60, 7]))
+def test_next_tick_is_the_next_multiple_of_the_period(now: float, period: float) -> None:
+    tick = next_tick(now, period)
+    assert tick > now
+    assert tick - now <= period + 1e-6 * max(1, now)
+    assert abs(round(tick / period) * period - tick) <= 1e-6 * max(1, tick)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.events: list[bytes] = []
+
+    async def append(self, events: Any) -> None:
+        self.events.extend(events)
+
+
+def poller(
+    port: int, http: httpx.AsyncClient, sink: Sink, period: float, timeout: float
+) -> MetricsetPoller:
+    host = parse_host(f"127.0.0.1:{port}")
+    return MetricsetPoller(
+        host=host,
+        metricset="stats",
+        period=period,
+        timeout=timeout,
+        max_response_size=1 << 20,
+        headers={},
+        http=http,
+        encoder=MetricsetEncoder(
+            EnvelopeSettings(agent=AGENT), metricset="stats", period_s=period, address=host.address
+        ),
+        sink=sink,
+        metrics=Registry(),
+    )
+
+
+async def test_slow_host_does_not_delay_a_fast_one() -> None:
+    async def fast(_: Request) -> bytes:
+        return http_response(200, b'{"ok":1}')
+
+    async def slow(_: Request) -> bytes:
+        await asyncio.sleep(5)
+        return http_response(200, b'{"ok":1}')
+
+    fast_server, slow_server = ScriptedServer(fast), ScriptedServer(slow)
+    _, fast_port = await fast_server.start()
+    _, slow_port = await slow_server.start()
+    fast_sink, slow_sink = Sink(), Sink()
+    stop = asyncio.Event()
+    async with httpx.AsyncClient(trust_env=False, timeout=None) as http:
+        tasks = [
+            asyncio.ensure_future(poller(fast_port, http, fast_sink, 0.2, 0.2).run(stop)),
+            asyncio.ensure_future(poller(slow_port, http, slow_sink, 0.2, 0.15).run(stop)),
+        ]
+        await asyncio.sleep(1.5)
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    await fast_server.close()
+    await slow_server.close()
+    fast_docs = [orjson.loads(e) for e in fast_sink.events]
+    slow_docs = [orjson.loads(e) for e in slow_sink.events]
+    assert len(fast_docs) >= 4 and all("error" not in d for d in fast_docs)
+    assert slow_docs and all("within 0.15s" in d["error"]["message"] for d in slow_docs)
+    # ticks are aligned to the period: timestamps fall on multiples of 200 ms (+ scheduling slack)
+    stamps = [int(d["@timestamp"][20:23]) for d in fast_docs]
+    assert sum(1 for ms in stamps if ms % 200 < 60) >= len(stamps) - 1
+
+
+async def test_stop_abandons_a_fetch_under_way() -> None:
+    async def never(_: Request) -> bytes:
+        await asyncio.sleep(30)
+        return b""
+
+    server = ScriptedServer(never)
+    _, port = await server.start()
+    sink, stop = Sink(), asyncio.Event()
+    async with httpx.AsyncClient(trust_env=False, timeout=None) as http:
+        task = asyncio.ensure_future(poller(port, http, sink, 0.1, 20).run(stop))
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.wait_for(task, 2)
+    await server.close()
+    assert sink.events == []
