@@ -11,7 +11,7 @@ metadata out (Elasticsearch does not index it) without parsing the event again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -24,6 +24,7 @@ METADATA_START = TIMESTAMP_END + len(b'","@metadata":')
 ECS_VERSION = "8.0.0"
 
 EventFormat = Literal["8", "6"]
+Buffer = bytes | bytearray | memoryview
 
 
 def format_timestamp(epoch_ms: int) -> str:
@@ -173,12 +174,13 @@ class MetricsetEncoder:
         self,
         epoch_ms: int,
         duration_ns: int,
-        documents: Iterable[tuple[str, Any]],
+        documents: Iterable[tuple[str, Sequence[Buffer]]],
     ) -> list[bytes]:
-        """Encode one event per ``(identity key, document)`` of a fetch.
+        """Encode one event per ``(identity key, JSON parts)`` of a fetch.
 
-        The document goes under ``sora.<metricset>`` unchanged; the key is what tells events
-        of one fetch apart (the connection id; "" for stats).
+        The parts, joined, are the document's JSON object, which goes under
+        ``sora.<metricset>`` unchanged; the key is what tells events of one fetch apart (the
+        connection id; "" for stats).
         """
         timestamp = format_timestamp(epoch_ms)
         head = self._head(timestamp)
@@ -187,10 +189,16 @@ class MetricsetEncoder:
         ids = self.envelope.document_ids
         shared_meta = None if ids else self._metadata_bytes(None)
         out: list[bytes] = []
-        for key, document in documents:
+        for key, parts in documents:
             meta = shared_meta or self._metadata_bytes(self.document_id(timestamp, key))
-            out.append(head + meta + middle + orjson.dumps(document) + b"}}")
+            out.append(b"".join((head, meta, middle, *parts, b"}}")))
         return out
+
+    def encode_objects(
+        self, epoch_ms: int, duration_ns: int, documents: Iterable[tuple[str, Any]]
+    ) -> list[bytes]:
+        """``encode`` for documents given as Python objects."""
+        return self.encode(epoch_ms, duration_ns, ((k, (orjson.dumps(d),)) for k, d in documents))
 
     def encode_error(self, epoch_ms: int, duration_ns: int, message: str) -> bytes:
         """One error event: the envelope plus ``error.message``, as metricbeat sends."""

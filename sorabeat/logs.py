@@ -49,7 +49,7 @@ class SelectorFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         selector = selector_of(record.name)
-        record.selector = selector  # type: ignore[attr-defined]  # read by FORMAT
+        record.selector = selector  # read by FORMAT
         if record.levelno >= self.base_level:
             return True
         return self.debug_selectors is None or selector in self.debug_selectors

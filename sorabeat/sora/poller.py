@@ -7,14 +7,19 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import httpx
+import orjson
 
 from sorabeat.event import MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora import client as sora_client
-from sorabeat.sora.connections import add_channel_client_id, identity
+from sorabeat.sora.connections import (
+    Document,
+    documents_from_objects,
+    documents_from_pieces,
+    split_array,
+)
 from sorabeat.sora.hosts import SoraHost
 from sorabeat.sora.stats import add_aggregates
 from sorabeat.spool.base import EventSink
@@ -84,7 +89,7 @@ class MetricsetPoller:
         self.metrics.add("sora.polls.failed", 1, **labels)
         return [self.encoder.encode_error(started_ms, duration, message)]
 
-    async def _fetch(self) -> Iterable[tuple[str, Any]]:
+    async def _fetch(self) -> Iterable[Document]:
         body = await sora_client.fetch_body(
             self.http,
             self.host,
@@ -93,10 +98,8 @@ class MetricsetPoller:
             max_size=self.max_response_size,
             headers=self.headers,
         )
-        value = sora_client.parse_json(body, self.host)
-        del body
         if self.metricset == "stats":
-            report = sora_client.check_stats(value, self.host)
+            report = sora_client.check_stats(sora_client.parse_json(body, self.host), self.host)
             skipped = add_aggregates(report)
             if skipped:
                 self.metrics.add("sora.values.skipped", skipped, host=self.host.address)
@@ -105,10 +108,13 @@ class MetricsetPoller:
                     self.host.address,
                     skipped,
                 )
-            return [("", report)]
-        connections = sora_client.check_connections(value, self.host)
-        add_channel_client_id(connections)
-        return [(identity(c), c) for c in connections]
+            return [("", (orjson.dumps(report),))]
+        pieces = split_array(body)
+        documents = documents_from_pieces(pieces) if pieces is not None else None
+        if documents is None:
+            value = sora_client.parse_json(body, self.host)
+            documents = documents_from_objects(sora_client.check_connections(value, self.host))
+        return documents
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll at every tick until ``stop`` is set; a slow poll skips the ticks it overran.

@@ -58,7 +58,7 @@ def test_format_timestamp_is_utc_with_milliseconds() -> None:
 
 
 def test_metricbeat8_shape() -> None:
-    (event,) = encoder().encode(TS, 2_500_000, [("", {"total_ongoing_connections": 3})])
+    (event,) = encoder().encode_objects(TS, 2_500_000, [("", {"total_ongoing_connections": 3})])
     doc = orjson.loads(event)
     assert list(doc)[:2] == ["@timestamp", "@metadata"]
     assert doc["@timestamp"] == "2026-01-02T15:04:05.123Z"
@@ -82,7 +82,7 @@ def test_metricbeat8_shape() -> None:
 
 def test_beats6_shape_of_the_original() -> None:
     enc = encoder(format="6", metadata_version="6.0.0", metricset="connections")
-    (event,) = enc.encode(TS, 3_310_000, [("c", {"channel_id": "sora"})])
+    (event,) = enc.encode_objects(TS, 3_310_000, [("c", {"channel_id": "sora"})])
     doc = orjson.loads(event)
     assert doc["@metadata"] == {"beat": "sorabeat", "type": "doc", "version": "6.0.0"}
     assert doc["beat"] == {"name": "sora01", "hostname": "host01", "version": "6.0.0"}
@@ -97,7 +97,9 @@ def test_beats6_shape_of_the_original() -> None:
 
 
 def test_pinned_version_and_index_name() -> None:
-    (event,) = encoder(beat="metricbeat", metadata_version="8.15.0").encode(TS, 1, [("", {})])
+    (event,) = encoder(beat="metricbeat", metadata_version="8.15.0").encode_objects(
+        TS, 1, [("", {})]
+    )
     doc = orjson.loads(event)
     assert doc["@metadata"]["beat"] == "metricbeat"
     assert doc["@metadata"]["version"] == "8.15.0"
@@ -108,11 +110,11 @@ def test_fields_and_tags() -> None:
     enc = encoder(
         fields={"env": "prod"}, tags=("a",), module_fields={"node": "n1"}, module_tags=("b", "a")
     )
-    doc = orjson.loads(enc.encode(TS, 1, [("", {})])[0])
+    doc = orjson.loads(enc.encode_objects(TS, 1, [("", {})])[0])
     assert doc["fields"] == {"env": "prod", "node": "n1"}
     assert doc["tags"] == ["a", "b"]
     under = encoder(fields={"env": "prod", "sora": "clobber"}, fields_under_root=True)
-    doc = orjson.loads(under.encode(TS, 1, [("", {"x": 1})])[0])
+    doc = orjson.loads(under.encode_objects(TS, 1, [("", {"x": 1})])[0])
     assert doc["env"] == "prod" and "fields" not in doc
     assert doc["sora"] == {"stats": {"x": 1}}  # reserved keys are not overwritten
 
@@ -130,9 +132,9 @@ def test_error_event() -> None:
 def test_document_ids_are_deterministic_and_distinct() -> None:
     enc = encoder(document_ids=True, metricset="connections")
     docs = [("c1", {"a": 1}), ("c2", {"a": 1})]
-    first = [orjson.loads(e)["@metadata"]["_id"] for e in enc.encode(TS, 1, docs)]
-    again = [orjson.loads(e)["@metadata"]["_id"] for e in enc.encode(TS, 99, docs)]
-    later = [orjson.loads(e)["@metadata"]["_id"] for e in enc.encode(TS + 10_000, 1, docs)]
+    first = [orjson.loads(e)["@metadata"]["_id"] for e in enc.encode_objects(TS, 1, docs)]
+    again = [orjson.loads(e)["@metadata"]["_id"] for e in enc.encode_objects(TS, 99, docs)]
+    later = [orjson.loads(e)["@metadata"]["_id"] for e in enc.encode_objects(TS + 10_000, 1, docs)]
     assert first == again
     assert len(set(first)) == 2
     assert set(first).isdisjoint(later)
@@ -160,7 +162,7 @@ json_values = st.recursive(
 def test_contract_timestamp_and_metadata_are_readable_without_parsing(
     epoch_ms: int, document: dict[str, Any], fmt: str, ids: bool
 ) -> None:
-    (event,) = encoder(format=fmt, document_ids=ids).encode(epoch_ms, 1, [("k", document)])
+    (event,) = encoder(format=fmt, document_ids=ids).encode_objects(epoch_ms, 1, [("k", document)])
     doc = orjson.loads(event)
     assert event_timestamp(event) == doc["@timestamp"] == format_timestamp(epoch_ms)
     meta, rest = split_metadata(event)
@@ -174,7 +176,7 @@ def test_contract_timestamp_and_metadata_are_readable_without_parsing(
 @pytest.mark.parametrize("fmt", ["8", "6"])
 def test_many_documents_share_one_envelope(fmt: str) -> None:
     enc = encoder(format=fmt, metricset="connections")
-    events = enc.encode(TS, 7, [(str(i), {"i": i}) for i in range(50)])
+    events = enc.encode_objects(TS, 7, [(str(i), {"i": i}) for i in range(50)])
     docs = [orjson.loads(e) for e in events]
     assert [d["sora"]["connections"]["i"] for d in docs] == list(range(50))
     assert len({d["@timestamp"] for d in docs}) == 1
