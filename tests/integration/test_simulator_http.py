@@ -14,6 +14,8 @@ import pytest
 from sorabeat.sora import client as sora_client
 from sorabeat.sora.hosts import parse_host
 from sorabeat.sora.simulator import SoraSimulator
+from sorabeat.sora.simulator.http import HttpServer, Reply
+from sorabeat.sora.simulator.httpcodec import Request
 
 STATS = {"x-sora-target": "Sora_20171010.GetStatsReport"}
 CONNECTIONS = {"x-sora-target": "Sora_20171101.GetStatsAllConnections"}
@@ -426,3 +428,37 @@ async def test_each_fault_is_a_fetch_error_for_sorabeat(
     with pytest.raises(sora_client.FetchError, match=words):
         await poll()
     assert sim.served.snapshot()["connections"]["faulted"] == 1
+
+
+async def test_close_with_idle_keep_alive_connections_logs_no_error(
+    simulator: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = await simulator(connections=2)
+    http = httpx.AsyncClient(timeout=10)
+    try:
+        for _ in range(3):
+            assert (await http.post(sim.url, headers=STATS)).status_code == 200
+        await asyncio.wait_for(sim.close(), 5)  # the keep-alive connection is still open
+        await asyncio.sleep(0.1)  # let asyncio run the connection callbacks
+    finally:
+        await http.aclose()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+async def test_a_failing_handler_answers_500_and_logs_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(request: Request) -> Reply:
+        raise RuntimeError("bug")
+
+    server = HttpServer(broken, lambda error: b'{"message": "%s"}' % error.message.encode())
+    host, port = await server.start("127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.post(f"http://{host}:{port}/")
+        assert response.status_code == 500
+        assert response.headers["connection"] == "close"
+        assert response.json() == {"message": "internal error of the simulator"}
+    finally:
+        await server.close()
+    assert any("handler failed" in r.getMessage() for r in caplog.records)

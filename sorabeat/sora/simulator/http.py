@@ -101,6 +101,10 @@ class HttpServer:
             await self._serve(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away
+        except asyncio.CancelledError:
+            # close() cancels connections; ending normally matters on Python 3.11, whose
+            # asyncio logs an error for a cancelled client_connected_cb task.
+            pass
         finally:
             self._tasks.discard(task)
             writer.close()
@@ -127,7 +131,12 @@ class HttpServer:
                     log.debug("simulator: bad request: %s", item.message)
                     await self._send(writer, Reply(item.status, self.error_body(item), close=True))
                     return
-                reply = await self.handler(item)
+                try:
+                    reply = await self.handler(item)
+                except Exception:
+                    log.exception("simulator: the handler failed on %s", item.target)
+                    error = ProtocolError(500, "internal error of the simulator")
+                    reply = Reply(500, self.error_body(error), close=True)
                 close = reply.close or not item.keep_alive or reply.send_bytes is not None
                 await self._send(writer, reply, close=close)
                 if close:
