@@ -190,6 +190,48 @@ async def test_malformed_requests_get_an_error_and_a_close(
     assert set(json.loads(body)) == {"error_type", "message"}
 
 
+async def test_expect_100_continue_gets_a_continue_before_the_body(simulator: Factory) -> None:
+    sim = await simulator(connections=3)
+    assert sim.address is not None
+    reader, writer = await asyncio.open_connection(*sim.address)
+    try:
+        writer.write(
+            b"POST / HTTP/1.1\r\nHost: t\r\nx-sora-target: Sora_20171101.GetStatsAllConnections"
+            b"\r\nExpect: 100-continue\r\nContent-Length: 16\r\nConnection: close\r\n\r\n"
+        )
+        await writer.drain()
+        async with asyncio.timeout(10):
+            interim = await reader.readuntil(b"\r\n\r\n")
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(b'{"local": false}')
+        async with asyncio.timeout(10):
+            rest = await reader.read(-1)
+    finally:
+        writer.close()
+    (line, _, body), *_ = split_responses(rest)
+    assert line == "HTTP/1.1 200 OK"
+    assert len(json.loads(body)) == 3
+
+
+async def test_idle_keep_alive_connections_are_closed_after_the_idle_timeout() -> None:
+    async def answer(request: Request) -> Reply:
+        return Reply(200, b"{}")
+
+    server = HttpServer(answer, lambda error: b"{}", idle_timeout=0.3)
+    host, port = await server.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"POST / HTTP/1.1\r\nHost: t\r\n\r\n")
+        async with asyncio.timeout(10):
+            answered = await reader.readuntil(b"{}")
+            closed = await reader.read(-1)  # returns when the server closes
+        assert answered.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert closed == b""
+        writer.close()
+    finally:
+        await server.close()
+
+
 # -- Sora API errors -------------------------------------------------------------------------
 
 
