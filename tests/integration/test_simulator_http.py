@@ -217,7 +217,7 @@ async def test_idle_keep_alive_connections_are_closed_after_the_idle_timeout() -
     async def answer(request: Request) -> Reply:
         return Reply(200, b"{}")
 
-    server = HttpServer(answer, lambda error: b"{}", idle_timeout=0.3)
+    server = HttpServer(answer, lambda error: b"{}", idle_timeout=1.0)
     host, port = await server.start("127.0.0.1", 0)
     try:
         reader, writer = await asyncio.open_connection(host, port)
@@ -460,10 +460,11 @@ async def test_each_fault_is_a_fetch_error_for_sorabeat(
 ) -> None:
     sim = await simulator(connections=3, fault=fault, slow_seconds=30.0)
     host = parse_host(sim.url)
+    limit = 0.5 if fault == "slow" else 10.0  # slow_seconds is 30
 
     async def poll() -> None:
         body = await sora_client.fetch_body(
-            http, host, "connections", time_limit=0.5, max_size=1 << 26
+            http, host, "connections", time_limit=limit, max_size=1 << 26
         )
         sora_client.parse_json(body, host)
 

@@ -277,9 +277,10 @@ def test_arbitrary_bytes_never_crash_the_parser(data: bytes, cuts: list[int]) ->
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.binary(min_size=1, max_size=200).filter(lambda b: b"\r\n\r\n" not in b))
-def test_garbage_with_a_head_terminator_is_a_400_or_similar(junk: bytes) -> None:
-    items = parse(junk.replace(b"\n", b"") + b"\r\n\r\n")
+@given(st.binary(min_size=1, max_size=200).map(lambda b: b.replace(b"\n", b"")).filter(bool))
+def test_a_garbage_line_and_a_head_end_is_refused_or_a_request(junk: bytes) -> None:
+    # no LF in the junk: exactly one head, never mistaken for empty lines to skip
+    items = parse(junk + b"\r\n\r\n")
     assert len(items) == 1
     item = items[0]
     # junk can happen to be a valid request line; anything else is refused, never hangs
