@@ -368,8 +368,10 @@ async def test_set_fault_with_count_and_targets_then_exact_served_counts(
 
 async def test_get_served_can_reset(simulator: Factory, http: httpx.AsyncClient) -> None:
     sim = await simulator(connections=3)
+    held = sim.served
     await http.post(sim.url, headers=CONNECTIONS)
     first = (await control(http, sim, "Simulator.GetServed", {"reset": True})).json()
+    assert held.snapshot()["connections"]["objects"] == 0  # reset in place
     assert first["connections"]["objects"] == 3
     second = (await control(http, sim, "Simulator.GetServed", {})).json()
     assert second["connections"] == {"ok": 0, "faulted": 0, "faults": {}, "objects": 0}

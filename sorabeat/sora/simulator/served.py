@@ -22,6 +22,12 @@ class ServedCounts:
     connections: TargetCounts = field(default_factory=TargetCounts)
     rejected: int = 0  # requests answered with a Sora API error (unknown target, GET, ...)
 
+    def reset(self) -> None:
+        """Back to zero, in place: holders of this object see the reset."""
+        self.stats = TargetCounts()
+        self.connections = TargetCounts()
+        self.rejected = 0
+
     def target(self, metricset: str) -> TargetCounts:
         return self.stats if metricset == "stats" else self.connections
 

@@ -223,7 +223,7 @@ class SoraSimulator:
             return _error("InvalidParameter", f'"reset" must be a boolean, got {reset!r}')
         body = orjson.dumps(self.served.snapshot())
         if reset:
-            self.served = ServedCounts()
+            self.served.reset()
         return Reply(200, body)
 
     def _set_connections(self, params: dict[str, Any]) -> Reply:
