@@ -20,7 +20,7 @@ from sorabeat.config.settings import LoggingSettings
 from sorabeat.lumberjack.client import parse_host
 from sorabeat.lumberjack.receiver import LumberjackReceiver, ReceiverOptions
 from sorabeat.lumberjack.server import ServerOptions
-from sorabeat.tls import TLSConfigError, server_context
+from sorabeat.tls import ClientAuthentication, TLSConfigError, server_context
 
 log = logging.getLogger("sorabeat.lumberjack")
 
@@ -105,7 +105,9 @@ def options_from(args: argparse.Namespace) -> ReceiverOptions:
     if args.ssl_certificate or args.ssl_key:
         if not (args.ssl_certificate and args.ssl_key):
             raise CliError("--ssl.certificate and --ssl.key go together", 2)
-        client_auth = args.ssl_client_auth or ("required" if args.ssl_cas else "none")
+        client_auth: ClientAuthentication = args.ssl_client_auth or (
+            "required" if args.ssl_cas else "none"
+        )
         try:
             context = server_context(
                 args.ssl_certificate,
