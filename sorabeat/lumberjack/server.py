@@ -65,6 +65,7 @@ class ConnectionState:
     events_received: int = 0
     events_acked: int = 0
     windows: int = 0
+    window_sizes: list[int] = field(default_factory=list)  # only with record=True
     acks_sent: list[int] = field(default_factory=list)
     closed: bool = False
     error: str | None = None
@@ -206,6 +207,7 @@ class _Connection:
         pending: list[bytes] = []
         acked_seqs = 0  # events of the current window acknowledged
         highest = 0
+        remaining = 0  # events still due in the current window
         while True:
             data = await self.reader.read(READ_SIZE)
             if not data:
@@ -222,11 +224,12 @@ class _Connection:
                     pending.append(frame.payload)
                     if frame.seq > highest:
                         highest = frame.seq
+                    remaining -= 1
                     self._count_received(frame.payload)
                     if (
                         self.opts.partial_ack_every
                         and len(pending) >= self.opts.partial_ack_every
-                        and decoder.in_window
+                        and remaining > 0
                     ):
                         acked_seqs += len(pending)
                         await self._accept(pending, highest, acked_seqs)
@@ -234,7 +237,9 @@ class _Connection:
                 elif type(frame) is WindowStart:
                     self.window_pending = True
                     self.state.windows += 1
-                    pending, acked_seqs, highest = [], 0, 0
+                    if self.opts.record:
+                        self.state.window_sizes.append(frame.size)
+                    pending, acked_seqs, highest, remaining = [], 0, 0, frame.size
                 elif type(frame) is WindowEnd:
                     if frame.size == 0:
                         self.window_pending = False
