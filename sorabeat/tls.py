@@ -129,14 +129,13 @@ def client_context(settings: TLSSettings) -> ssl.SSLContext:
         try:
             ctx.load_cert_chain(settings.certificate, settings.key, settings.key_passphrase)
         except ssl.SSLError as exc:
-            hint = (
-                " (wrong ssl.key_passphrase?)"
-                if "BAD_DECRYPT" in str(exc) or ("PEM" in str(exc) and settings.key_passphrase)
-                else ""
-            )
+            if settings.key_passphrase and ("BAD_DECRYPT" in str(exc) or "PEM" in str(exc)):
+                raise TLSConfigError(
+                    f"ssl.key: cannot decrypt {settings.key} (wrong ssl.key_passphrase?)"
+                ) from None
             raise TLSConfigError(
                 f"ssl.certificate/ssl.key: cannot load {settings.certificate} with "
-                f"{settings.key}: {_reason(exc)}{hint}"
+                f"{settings.key}: {_reason(exc)}"
             ) from None
         except OSError as exc:
             raise TLSConfigError(f"ssl.certificate/ssl.key: {_reason(exc)}") from None

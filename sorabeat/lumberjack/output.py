@@ -215,6 +215,7 @@ class LogstashOutput:
             await self._wait_for_work(worker)
             endpoint = worker.endpoints[worker.index % len(worker.endpoints)]
             host = str(endpoint)
+            settings = self.settings  # read anew: a fixed configuration applies at once
             try:
                 client = await LumberjackClient.connect(
                     endpoint, io_timeout=settings.timeout, tls=settings.ssl

@@ -133,6 +133,81 @@ class LumberjackServer:
         return True
 
 
+class _PlainChannel:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def read(self) -> bytes:
+        return await self.reader.read(READ_SIZE)
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+
+
+class _TLSChannel(_PlainChannel):
+    """TLS over the plain stream with memory BIOs, so that a failed handshake still sends
+    its alert to the client (asyncio's TLS transport drops it), as Logstash's Netty does:
+    the client then learns why (certificate required, protocol version...)."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, context: ssl.SSLContext
+    ) -> None:
+        super().__init__(reader, writer)
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+
+    def _flush(self) -> None:
+        pending = self._outgoing.read()
+        if pending:
+            self.writer.write(pending)
+
+    async def _fill(self) -> bool:
+        data = await self.reader.read(READ_SIZE)
+        if not data:
+            self._incoming.write_eof()
+            return False
+        self._incoming.write(data)
+        return True
+
+    async def handshake(self) -> None:
+        while True:
+            try:
+                self.tls.do_handshake()
+            except ssl.SSLWantReadError:
+                self._flush()
+                await self.writer.drain()
+                await self._fill()
+            except ssl.SSLError:
+                self._flush()  # the alert that tells the client why
+                with contextlib.suppress(OSError):
+                    await asyncio.wait_for(self.writer.drain(), 1)
+                raise
+            else:
+                self._flush()
+                await self.writer.drain()
+                return
+
+    async def read(self) -> bytes:
+        while True:
+            try:
+                return self.tls.read(READ_SIZE)
+            except ssl.SSLWantReadError:
+                self._flush()  # TLS 1.3 session tickets and the like
+                if not await self._fill():
+                    return b""
+            except ssl.SSLZeroReturnError:
+                return b""
+            except ssl.SSLError:
+                self._flush()
+                raise
+
+    def write(self, data: bytes) -> None:
+        self.tls.write(data)
+        self._flush()
+
+
 class _Connection:
     def __init__(
         self,
@@ -144,8 +219,8 @@ class _Connection:
         self.server = server
         self.opts = server.options
         self.state = state
-        self.reader = reader
         self.writer = writer
+        self.channel = _PlainChannel(reader, writer)
         loop = asyncio.get_running_loop()
         self.last_io = loop.time()
         self.last_write = loop.time()
@@ -184,21 +259,22 @@ class _Connection:
             self.writer.transport.abort()
 
     async def _start_tls(self, context: ssl.SSLContext) -> bool:
+        channel = _TLSChannel(self.channel.reader, self.writer, context)
         try:
-            await self.writer.start_tls(context, ssl_handshake_timeout=self.opts.handshake_timeout)
+            async with asyncio.timeout(self.opts.handshake_timeout):
+                await channel.handshake()
         except (ssl.SSLError, OSError, TimeoutError) as exc:
             self.state.error = f"TLS handshake failed: {exc}"
             log.warning(
                 "lumberjack connection %d from %s: TLS handshake failed: %s",
                 self.state.id,
                 self.state.peer,
-                getattr(exc, "reason", None) or exc,
+                getattr(exc, "reason", None) or exc or "timeout",
             )
             return False
-        ssl_object = self.writer.get_extra_info("ssl_object")
-        if ssl_object is not None:
-            self.state.tls_version = ssl_object.version()
-            self.state.peer_certificate = ssl_object.getpeercert(binary_form=True) is not None
+        self.channel = channel
+        self.state.tls_version = channel.tls.version()
+        self.state.peer_certificate = channel.tls.getpeercert(binary_form=True) is not None
         return True
 
     async def _read_loop(self) -> None:
@@ -209,7 +285,7 @@ class _Connection:
         highest = 0
         remaining = 0  # events still due in the current window
         while True:
-            data = await self.reader.read(READ_SIZE)
+            data = await self.channel.read()
             if not data:
                 if decoder.in_window or decoder.buffered:
                     log.debug(
@@ -272,7 +348,7 @@ class _Connection:
         self.state.events_acked += len(events)
 
     async def _write_ack(self, seq: int) -> None:
-        self.writer.write(ack_frame(seq))
+        self.channel.write(ack_frame(seq))
         self.state.acks_sent.append(seq)
         now = asyncio.get_running_loop().time()
         self.last_write = now
@@ -296,7 +372,7 @@ class _Connection:
                 and not opts.never_ack
                 and now - self.last_write >= opts.keepalive_interval
             ):
-                self.writer.write(ack_frame(0))
+                self.channel.write(ack_frame(0))
                 self.state.acks_sent.append(0)
                 self.last_write = now
                 self.last_io = now
