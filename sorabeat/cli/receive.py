@@ -137,7 +137,7 @@ def options_from(args: argparse.Namespace) -> ReceiverOptions:
 
 def handle(args: argparse.Namespace) -> int:
     try:
-        endpoint = parse_host(args.listen, default_port=5044)
+        endpoint = parse_host(args.listen, default_port=5044, listen=True)
     except ValueError as exc:
         raise CliError(f"--listen: {exc}", 2) from None
     options = options_from(args)

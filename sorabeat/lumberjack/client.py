@@ -54,8 +54,9 @@ class Endpoint:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-def parse_host(text: str, default_port: int = DEFAULT_PORT) -> Endpoint:
-    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address; port 5044 by default."""
+def parse_host(text: str, default_port: int = DEFAULT_PORT, *, listen: bool = False) -> Endpoint:
+    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address; port 5044 by default.
+    An address to ``listen`` on may use port 0 (any free port)."""
     value = text.strip()
     for scheme in ("tcp://", "ssl://", "tls://"):
         if value.startswith(scheme):
@@ -69,13 +70,15 @@ def parse_host(text: str, default_port: int = DEFAULT_PORT) -> Endpoint:
         port_text = rest[1:] if rest else ""
     elif value.count(":") == 1:
         host, _, port_text = value.partition(":")
+        if not port_text:
+            raise ValueError(f"invalid host {text!r}: empty port")
     else:
         host, port_text = value, ""  # a name, or a bare IPv6 address
     if not host:
         raise ValueError(f"invalid host {text!r}: no host name")
     if not port_text:
         return Endpoint(host, default_port)
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not port_text.isdigit() or not (0 if listen else 1) <= int(port_text) < 65536:
         raise ValueError(f"invalid port in {text!r}")
     return Endpoint(host, int(port_text))
 
