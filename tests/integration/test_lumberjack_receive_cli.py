@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from lumberjack_helpers import make_events, output, publish_all, receiver, settings
+from lumberjack_helpers import make_events, output, publish_all, receiver, settings, wait_for
 
 from sorabeat.lumberjack.probe import test_output as probe
 
@@ -119,8 +119,7 @@ async def test_a_sigkilled_receiver_never_acked_an_event_it_did_not_write(
     acked: list[int] = []
     async with output(settings([addr], bulk_max_size=50, pipelining=0)) as (out, _):
         task = asyncio.create_task(out.publish(events, acked.append))
-        while not acked or acked[-1] < 300:
-            await asyncio.sleep(0.01)
+        await wait_for(lambda: bool(acked) and acked[-1] >= 300)
         proc.kill()
         await proc.wait()
         await asyncio.sleep(0.2)

@@ -25,7 +25,7 @@ def test_hosts(text: str, expected: Endpoint) -> None:
 
 @pytest.mark.parametrize("text", ["", "ls:", "ls:0", "ls:65536", "ls:abc", ":5044", "[::1"])
 def test_bad_hosts(text: str) -> None:
-    with pytest.raises(ValueError, match="host|port"):
+    with pytest.raises(ValueError, match=r"host|port"):
         parse_host(text)
 
 
