@@ -34,7 +34,7 @@ def make_events(n: int) -> list[bytes]:
     events = []
     for i in range(n):
         doc = {
-            "@timestamp": "2026-01-02T03:04:05.%03dZ" % (i % 1000),
+            "@timestamp": f"2026-01-02T03:04:05.{i % 1000:03d}Z",
             "@metadata": {"beat": "sorabeat", "type": "_doc", "version": "8.17.0"},
             "agent": {"type": "sorabeat", "version": "8.17.0", "name": "bench-host"},
             "event": {"module": "sora", "dataset": "sora.connections", "duration": 1234567},
