@@ -259,3 +259,43 @@ async def test_an_invalid_event_is_refused_and_retried_not_acked() -> None:
             await task
         assert r.events == [b"[1,2]", b'{"n":1}']
         assert r.server.protocol_errors >= 2
+
+
+async def test_an_ack_above_the_window_is_a_protocol_error_and_the_window_is_resent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A broken server acks N+1 on its first connection; the output names the problem,
+    drops the connection and resends the whole window elsewhere."""
+    from sorabeat.lumberjack.protocol import FrameDecoder, WindowEnd, ack_frame
+
+    connections = 0
+    received: list[list[bytes]] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        bad = connections == 1
+        decoder = FrameDecoder()
+        got: list[bytes] = []
+        received.append(got)
+        while data := await reader.read(65536):
+            for frame in decoder.feed(data):
+                if isinstance(frame, WindowEnd):
+                    writer.write(ack_frame(frame.size + 1 if bad else frame.size))
+                elif hasattr(frame, "payload"):
+                    got.append(frame.payload)
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        events = make_events(20)
+        async with output(settings([f"127.0.0.1:{port}"])) as (out, m):
+            await publish_all(out, [events])
+        assert received[0] == events
+        assert received[1] == events
+        assert m.total("output.failures") == 1
+        assert "protocol error: ACK 21 is above the window of 20 events" in errors(caplog)[0]
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -159,3 +159,24 @@ async def test_probe_accepts_a_silent_server_and_fails_on_a_dead_one() -> None:
     assert not await probe(settings([f"127.0.0.1:{port}", "bad host:x"]), lines.append)
     assert any(line.startswith("    dial up... ERROR connection refused") for line in lines)
     assert any(line.startswith("    parse host... ERROR") for line in lines)
+
+
+async def test_probe_over_tls_prints_the_negotiated_version(tmp_path: Path) -> None:
+    from sorabeat.certs import make_ca, make_certificate
+    from sorabeat.tls import TLSSettings, server_context
+
+    ca = make_ca()
+    ca_path, _ = ca.write(str(tmp_path), "ca")
+    context = server_context(*make_certificate(ca).write(str(tmp_path), "server"))
+    lines: list[str] = []
+    async with receiver(ssl_context=context) as r:
+        port = r.server._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        tls = TLSSettings(certificate_authorities=[ca_path])
+        assert await probe(settings([f"127.0.0.1:{port}"], ssl=tls), lines.append)
+        assert "    handshake... OK" in lines
+        assert any(line.startswith("    TLS version: TLSv1.") for line in lines)
+        assert lines[-1] == "  talk to server... OK"
+        lines.clear()
+        untrusted = TLSSettings(enabled=True)  # the system CAs do not know ours
+        assert not await probe(settings([f"127.0.0.1:{port}"], ssl=untrusted), lines.append)
+        assert any("handshake... ERROR" in line and "unknown CA" in line for line in lines)
