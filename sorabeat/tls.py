@@ -129,32 +129,69 @@ def client_context(settings: TLSSettings) -> ssl.SSLContext:
         try:
             ctx.load_cert_chain(settings.certificate, settings.key, settings.key_passphrase)
         except ssl.SSLError as exc:
-            hint = (
-                " (wrong ssl.key_passphrase?)"
-                if "BAD_DECRYPT" in str(exc) or ("PEM" in str(exc) and settings.key_passphrase)
-                else ""
-            )
+            if settings.key_passphrase and ("BAD_DECRYPT" in str(exc) or "PEM" in str(exc)):
+                raise TLSConfigError(
+                    f"ssl.key: cannot decrypt {settings.key} (wrong ssl.key_passphrase?)"
+                ) from None
             raise TLSConfigError(
                 f"ssl.certificate/ssl.key: cannot load {settings.certificate} with "
-                f"{settings.key}: {_reason(exc)}{hint}"
+                f"{settings.key}: {_reason(exc)}"
             ) from None
         except OSError as exc:
             raise TLSConfigError(f"ssl.certificate/ssl.key: {_reason(exc)}") from None
     return ctx
 
 
-def check_fingerprint(ssl_object: Any, fingerprint: str) -> None:
-    """Raise ssl.SSLCertVerificationError unless a certificate of the presented chain matches.
+def check_fingerprint(
+    ssl_object: Any,
+    fingerprint: str,
+    server_hostname: str | None = None,
+    verification_mode: VerificationMode = "full",
+) -> None:
+    """``ssl.ca_trusted_fingerprint``: trust the chain the server presented when one of its
+    certificates has this SHA-256 fingerprint, then verify the leaf against that certificate
+    as the only trusted CA (and the hostname, in full and strict modes), as libbeat does.
 
     ``ssl_object`` is an ``ssl.SSLObject`` or ``ssl.SSLSocket`` after the handshake.
+    Raises ssl.SSLCertVerificationError saying why the chain is not trusted.
     """
     wanted = normalize_fingerprint(fingerprint)
-    for der in presented_chain(ssl_object):
-        if hashlib.sha256(der).hexdigest() == wanted:
-            return
-    raise ssl.SSLCertVerificationError(
-        "no certificate in the presented chain matches ssl.ca_trusted_fingerprint"
+    chain = presented_chain(ssl_object)
+    anchor = next((der for der in chain if hashlib.sha256(der).hexdigest() == wanted), None)
+    if anchor is None:
+        raise ssl.SSLCertVerificationError(
+            "no certificate in the presented chain matches ssl.ca_trusted_fingerprint"
+        )
+    if verification_mode in ("none", "certificate"):
+        return  # the pinned certificate is in the chain: that is what these modes ask
+    from cryptography import x509
+    from cryptography.x509 import verification
+
+    certs = [x509.load_der_x509_certificate(der) for der in chain]
+    leaf, intermediates = certs[0], certs[1:]
+    builder = verification.PolicyBuilder().store(
+        verification.Store([x509.load_der_x509_certificate(anchor)])
     )
+    try:
+        if verification_mode in ("full", "strict") and server_hostname:
+            verifier = builder.build_server_verifier(_subject(server_hostname))
+            verifier.verify(leaf, intermediates)
+    except verification.VerificationError as exc:
+        raise ssl.SSLCertVerificationError(
+            f"the chain presented does not verify against the ssl.ca_trusted_fingerprint "
+            f"certificate: {exc}"
+        ) from None
+
+
+def _subject(hostname: str) -> Any:
+    import ipaddress
+
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(hostname))
+    except ValueError:
+        return x509.DNSName(hostname)
 
 
 def presented_chain(ssl_object: Any) -> list[bytes]:
@@ -174,3 +211,117 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc)
+
+
+ClientAuthentication = Literal["none", "optional", "required"]
+
+
+def server_context(
+    certificate: str,
+    key: str,
+    *,
+    key_passphrase: str | None = None,
+    certificate_authorities: list[str] | None = None,
+    client_authentication: ClientAuthentication = "none",
+    supported_protocols: list[TLSVersion] | None = None,
+) -> ssl.SSLContext:
+    """A server SSLContext as Logstash's beats input configures one: a certificate and key,
+    CAs to verify client certificates with, and ``client_authentication`` none, optional
+    (verified when presented) or required. Client names are not checked, as in Logstash."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    versions = sorted(_VERSIONS[v] for v in (supported_protocols or ["TLSv1.2", "TLSv1.3"]))
+    try:
+        ctx.minimum_version = versions[0]
+        ctx.maximum_version = versions[-1]
+    except ValueError as exc:
+        raise TLSConfigError(f"ssl.supported_protocols: {exc}") from None
+    try:
+        ctx.load_cert_chain(certificate, key, key_passphrase)
+    except ssl.SSLError as exc:
+        raise TLSConfigError(
+            f"ssl.certificate/ssl.key: cannot load {certificate} with {key}: {_reason(exc)}"
+        ) from None
+    except OSError as exc:
+        raise TLSConfigError(f"ssl.certificate/ssl.key: {_reason(exc)}") from None
+    if client_authentication != "none":
+        if not certificate_authorities:
+            raise TLSConfigError(
+                "ssl.certificate_authorities: needed to verify client certificates"
+            )
+        for path in certificate_authorities:
+            try:
+                ctx.load_verify_locations(cafile=path)
+            except (OSError, ssl.SSLError) as exc:
+                raise TLSConfigError(
+                    f"ssl.certificate_authorities: cannot load {path}: {_reason(exc)}"
+                ) from None
+        ctx.verify_mode = (
+            ssl.CERT_REQUIRED if client_authentication == "required" else ssl.CERT_OPTIONAL
+        )
+    return ctx
+
+
+# OpenSSL X509_V_ERR_* codes a client meets
+_VERIFY_REASONS = {
+    9: "the server certificate is not valid yet (check the clocks)",
+    10: "the server certificate has expired",
+    18: "unknown CA: the server certificate is self-signed and not trusted "
+    "(add it or its CA to ssl.certificate_authorities)",
+    19: "unknown CA: the server's chain ends in a CA that is not trusted "
+    "(set ssl.certificate_authorities)",
+    20: "unknown CA: the server certificate is not signed by a trusted CA "
+    "(set ssl.certificate_authorities)",
+    21: "unknown CA: the server certificate is not signed by a trusted CA "
+    "(set ssl.certificate_authorities)",
+    62: "hostname mismatch: the server certificate is not valid for this host name",
+    64: "hostname mismatch: the server certificate is not valid for this IP address",
+}
+
+_ALERT_REASONS = (
+    (
+        "CERTIFICATE_REQUIRED",
+        "the server requires a client certificate (set ssl.certificate and ssl.key)",
+    ),
+    (
+        "HANDSHAKE_FAILURE",
+        "the server refused the handshake (it may require a client "
+        "certificate, or share no cipher suite with ssl.cipher_suites)",
+    ),
+    ("UNKNOWN_CA", "the server does not trust our client certificate (unknown CA)"),
+    ("BAD_CERTIFICATE", "the server rejected our client certificate"),
+    ("CERTIFICATE_EXPIRED", "the server says our client certificate has expired"),
+    (
+        "PROTOCOL_VERSION",
+        "no TLS version in common with the server (check ssl.supported_protocols)",
+    ),
+    (
+        "UNSUPPORTED_PROTOCOL",
+        "no TLS version in common with the server (check ssl.supported_protocols)",
+    ),
+    (
+        "NO_PROTOCOLS_AVAILABLE",
+        "no TLS version in common with the server (check ssl.supported_protocols)",
+    ),
+    ("WRONG_VERSION_NUMBER", "the server does not speak TLS (is ssl enabled on the server?)"),
+    ("RECORD_LAYER_FAILURE", "the server does not speak TLS (is ssl enabled on the server?)"),
+    ("NO_SHARED_CIPHER", "no cipher suite in common with the server"),
+)
+
+
+def describe_tls_error(exc: BaseException) -> str | None:
+    """One clear sentence for a TLS failure, or None when ``exc`` is not about TLS."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        code = getattr(exc, "verify_code", None)
+        if code in _VERIFY_REASONS:
+            return _VERIFY_REASONS[code]
+        message = getattr(exc, "verify_message", None) or str(exc)
+        return f"the server certificate was not accepted: {message}"
+    if isinstance(exc, TLSConfigError):
+        return str(exc)
+    if isinstance(exc, ssl.SSLError):
+        text = f"{exc.reason or ''} {exc}".upper()
+        for marker, reason in _ALERT_REASONS:
+            if marker in text:
+                return reason
+        return f"TLS error: {_reason(exc)}"
+    return None

@@ -22,15 +22,24 @@ class LogstashSettings:
         False, doc="false: one host at a time, failover on error; true: all hosts in parallel."
     )
     worker: Annotated[int, Range(1, 64)] = setting(
-        1, aliases=("workers",), doc="Connections per host."
+        1,
+        aliases=("workers",),
+        doc="Connections per host with loadbalance; without it, connections in all, "
+        "each failing over across the hosts.",
     )
     pipelining: Annotated[int, Range(0, 64)] = setting(
-        2, doc="Windows sent ahead of the ack of the first (0: wait for every ack)."
+        2,
+        doc="Windows in flight per connection, each sent without waiting for the ACKs of "
+        "the others (0 or 1: send a window, wait for its ACK).",
     )
     compression_level: Annotated[int, Range(0, 9)] = setting(
         3, doc="zlib level of each window; 0 sends uncompressed frames."
     )
-    escape_html: bool = setting(False, doc="Escape <, > and & in JSON strings.")
+    escape_html: bool = setting(
+        False,
+        doc="Rewrite <, > and & as \\u003c, \\u003e and \\u0026 in the encoded events "
+        "(exact without parsing: in JSON these bytes only occur inside strings).",
+    )
     bulk_max_size: Annotated[int, Range(1, 10000)] = setting(2048, doc="Most events in one window.")
     slow_start: bool = setting(
         False, doc="Start windows at 10 events, grow x1.5 on success, halve on error."
@@ -39,18 +48,29 @@ class LogstashSettings:
         30.0, doc="Dial, write and ack-read timeout; any ack (keepalives too) restarts it."
     )
     ttl: Seconds = setting(
-        0.0, doc="Reconnect after a connection reaches this age, between windows (0: never)."
+        0.0,
+        doc="Reconnect after a connection reaches this age, between windows, pipelining or "
+        "not (0: never).",
     )
     max_retries: int = setting(
         3,
-        doc="Accepted for metricbeat compatibility. Events stay in the spool until acknowledged: "
-        "sorabeat never drops them for transport errors.",
+        doc="Accepted for metricbeat compatibility and ignored: events stay in the spool until "
+        "Logstash acknowledges them, retried with backoff for as long as it takes; sorabeat "
+        "never drops them for transport errors (the spool's when_full policy alone drops).",
     )
     backoff: BackoffSettings = setting(factory=BackoffSettings, doc="Reconnect backoff.")
     index: str = setting("sorabeat", doc="Sets @metadata.beat (lowercased).")
     ssl: TLSSettings = setting(factory=TLSSettings, doc="TLS to Logstash.")
 
     def problems(self) -> list[tuple[str, str]]:
+        from sorabeat.lumberjack.client import parse_host
+
         if self.enabled and not self.hosts:
             return [("hosts", "at least one host is needed")]
-        return []
+        out: list[tuple[str, str]] = []
+        for host in self.hosts:
+            try:
+                parse_host(host, DEFAULT_PORT)
+            except ValueError as exc:
+                out.append(("hosts", str(exc)))
+        return out

@@ -1,0 +1,34 @@
+"""Parsing ``output.logstash.hosts`` entries."""
+
+from __future__ import annotations
+
+import pytest
+
+from sorabeat.lumberjack.client import Endpoint, parse_host
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("logstash", Endpoint("logstash", 5044)),
+        ("logstash:5045", Endpoint("logstash", 5045)),
+        ("10.0.0.1", Endpoint("10.0.0.1", 5044)),
+        ("[::1]:5046", Endpoint("::1", 5046)),
+        ("::1", Endpoint("::1", 5044)),
+        ("[fe80::1]", Endpoint("fe80::1", 5044)),
+        ("tcp://ls:1", Endpoint("ls", 1)),
+    ],
+)
+def test_hosts(text: str, expected: Endpoint) -> None:
+    assert parse_host(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "ls:", "ls:0", "ls:65536", "ls:abc", ":5044", "[::1"])
+def test_bad_hosts(text: str) -> None:
+    with pytest.raises(ValueError, match=r"host|port"):
+        parse_host(text)
+
+
+def test_port_zero_only_to_listen() -> None:
+    assert parse_host("127.0.0.1:0", listen=True) == Endpoint("127.0.0.1", 0)
+    assert str(Endpoint("::1", 5044)) == "[::1]:5044"
