@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 import pytest
-from lumberjack_helpers import (
+from tests.integration.lumberjack_helpers import (
     address,
     chunks,
     make_events,

@@ -6,7 +6,7 @@ import asyncio
 
 import orjson
 import pytest
-from lumberjack_helpers import receiver
+from tests.integration.lumberjack_helpers import receiver
 from pylogbeat import PyLogBeatClient
 
 pytestmark = pytest.mark.timeout(60)

@@ -10,20 +10,19 @@ from pathlib import Path
 
 import orjson
 import pytest
-from lumberjack_helpers import make_events, output, publish_all, receiver, settings, wait_for
+from tests.integration.lumberjack_helpers import make_events, output, publish_all, receiver, settings, wait_for
 
 from sorabeat.lumberjack.probe import test_output as probe
 
 pytestmark = pytest.mark.timeout(60)
 
-MAIN = "import sys; from sorabeat.cli import main; sys.exit(main())"
 
 
 async def start_receive(*args: str) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-c",
-        MAIN,
+        "-m",
+        "sorabeat",
         "receive",
         "--listen",
         "127.0.0.1:0",
@@ -83,8 +82,8 @@ def test_receive_usage_errors_are_clear(tmp_path: Path) -> None:
     result = subprocess.run(
         [
             sys.executable,
-            "-c",
-            MAIN,
+            "-m",
+            "sorabeat",
             "receive",
             "--listen",
             "127.0.0.1:0",
@@ -100,7 +99,7 @@ def test_receive_usage_errors_are_clear(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     missing = str(tmp_path / "nope.crt")
     result = subprocess.run(
-        [sys.executable, "-c", MAIN, "receive", "--ssl.certificate", missing, "--ssl.key", missing],
+        [sys.executable, "-m", "sorabeat", "receive", "--ssl.certificate", missing, "--ssl.key", missing],
         capture_output=True,
         text=True,
         timeout=30,

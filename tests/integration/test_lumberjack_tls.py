@@ -11,7 +11,7 @@ import ssl
 from pathlib import Path
 
 import pytest
-from lumberjack_helpers import (
+from tests.integration.lumberjack_helpers import (
     address,
     make_events,
     output,

@@ -1,0 +1,134 @@
+"""Benchmark: one poll of 10,000 connections (parse, build events, serialize).
+
+Compared in the same run with the floor, ``orjson.loads`` + ``orjson.dumps`` of the same
+response, and measured for peak RSS in a separate process that does exactly what `sorabeat`
+does for one poll (real HTTP from a simulator running in another process).
+
+Targets (issue 2): at most 3x the floor; under 100 MiB peak RSS for the whole process.
+
+    python tools/bench/poll.py [--connections 10000] [--profile current] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import time
+from statistics import median
+
+import orjson
+
+from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
+from sorabeat.sora.connections import documents_from_objects, documents_from_pieces, split_array
+from sorabeat.sora.simulator import SoraSimulator
+
+AGENT = AgentInfo(name="bench", hostname="bench", id="id", ephemeral_id="eid", version="0.0.0")
+
+
+def encoder() -> MetricsetEncoder:
+    return MetricsetEncoder(
+        EnvelopeSettings(agent=AGENT), metricset="connections", period_s=10, address="127.0.0.1:3000"
+    )
+
+
+def build_events(body: bytes) -> list[bytes]:
+    """What the poller does with a GetStatsAllConnections body."""
+    pieces = split_array(body)
+    documents = documents_from_pieces(pieces) if pieces is not None else None
+    if documents is None:
+        documents = documents_from_objects(orjson.loads(body))
+    return encoder().encode(0, 1, documents)
+
+
+def floor(body: bytes) -> None:
+    orjson.dumps(orjson.loads(body))
+
+
+def timed(fn: object, body: bytes, repeat: int) -> float:
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn(body)  # type: ignore[operator]
+        runs.append(time.perf_counter() - started)
+    return median(runs)
+
+
+async def child(url: str) -> None:
+    """One real poll, as `sorabeat run` makes it, in a process of its own."""
+    import httpx
+
+    from sorabeat.monitoring.registry import Registry
+    from sorabeat.sora.hosts import parse_host
+    from sorabeat.sora.poller import MetricsetPoller
+
+    class Sink:
+        count = 0
+
+        async def append(self, events: list[bytes]) -> None:
+            Sink.count += len(events)
+
+    host = parse_host(url)
+    async with httpx.AsyncClient(trust_env=False, timeout=None) as http:
+        poller = MetricsetPoller(
+            host=host,
+            metricset="connections",
+            period=10,
+            timeout=60,
+            max_response_size=256 * 1024 * 1024,
+            headers={},
+            http=http,
+            encoder=encoder(),
+            sink=Sink(),
+            metrics=Registry(),
+        )
+        started = time.perf_counter()
+        events = await poller.poll_once()
+        elapsed = time.perf_counter() - started
+        await poller.sink.append(events)
+        del events
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"events": Sink.count, "seconds": elapsed, "peak_rss_mib": peak}))
+
+
+async def main(args: argparse.Namespace) -> None:
+    sim = SoraSimulator(args.profile, args.connections, seed=1, churn=0)
+    body = orjson.dumps(sim.connection_documents())
+    print(f"profile {args.profile}: {args.connections} connections, response {len(body) / 1e6:.1f} MB")
+    events = build_events(body)
+    assert len(events) == args.connections
+    ours = timed(build_events, body, args.repeat)
+    base = timed(floor, body, args.repeat)
+    print(f"floor  orjson.loads + orjson.dumps : {base * 1000:8.1f} ms")
+    print(f"ours   parse + build + serialize  : {ours * 1000:8.1f} ms")
+    print(f"ratio  ours / floor               : {ours / base:8.2f}x   (target <= 3x)")
+
+    host, port = await sim.start("127.0.0.1", 0)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--child", f"http://{host}:{port}/", stdout=subprocess.PIPE
+        )
+        out, _ = await proc.communicate()
+    finally:
+        await sim.close()
+    result = json.loads(out)
+    print(
+        f"poll   over HTTP in its own process: {result['seconds'] * 1000:8.1f} ms, "
+        f"{result['events']} events, peak RSS {result['peak_rss_mib']:.1f} MiB (target < 100 MiB)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument("--profile", default="current", choices=["2017", "2018", "current"])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    ns = parser.parse_args()
+    if ns.child:
+        asyncio.run(child(ns.child))
+    else:
+        asyncio.run(main(ns))
