@@ -47,7 +47,9 @@ class Proc:
 
     def address(self, timeout: float = 30) -> tuple[str, int]:
         """The host:port the process printed when it started listening."""
-        m = wait_for(lambda: ADDRESS.search(self.stdout()), timeout, f"{self.args[0]} address", self)
+        m = wait_for(
+            lambda: ADDRESS.search(self.stdout()), timeout, f"{self.args[0]} address", self
+        )
         return m.group(1).decode(), int(m.group(2))
 
     def signal(self, sig: int) -> None:
@@ -67,14 +69,18 @@ class Proc:
         return self.popen.poll() is None
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, proc: Proc | None = None) -> Any:
+def wait_for(
+    condition: Callable[[], Any], timeout: float, what: str, proc: Proc | None = None
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         if proc is not None and not proc.alive():
-            raise AssertionError(f"{what}: process exited {proc.popen.returncode}: {proc.stderr()[-2000:]}")
+            raise AssertionError(
+                f"{what}: process exited {proc.popen.returncode}: {proc.stderr()[-2000:]}"
+            )
         time.sleep(0.05)
     detail = f"\nstderr: {proc.stderr()[-2000:]}" if proc is not None else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")

@@ -7,6 +7,8 @@ import asyncio
 import logging
 
 import pytest
+
+from sorabeat.lumberjack.output import escape_html
 from tests.integration.lumberjack_helpers import (
     address,
     chunks,
@@ -18,8 +20,6 @@ from tests.integration.lumberjack_helpers import (
     settings,
     wait_for,
 )
-
-from sorabeat.lumberjack.output import escape_html
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,8 +6,9 @@ import asyncio
 
 import orjson
 import pytest
-from tests.integration.lumberjack_helpers import receiver
 from pylogbeat import PyLogBeatClient
+
+from tests.integration.lumberjack_helpers import receiver
 
 pytestmark = pytest.mark.timeout(60)
 

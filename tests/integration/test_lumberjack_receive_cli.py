@@ -10,12 +10,18 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.integration.lumberjack_helpers import make_events, output, publish_all, receiver, settings, wait_for
 
 from sorabeat.lumberjack.probe import test_output as probe
+from tests.integration.lumberjack_helpers import (
+    make_events,
+    output,
+    publish_all,
+    receiver,
+    settings,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(60)
-
 
 
 async def start_receive(*args: str) -> tuple[asyncio.subprocess.Process, str]:
@@ -99,7 +105,16 @@ def test_receive_usage_errors_are_clear(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     missing = str(tmp_path / "nope.crt")
     result = subprocess.run(
-        [sys.executable, "-m", "sorabeat", "receive", "--ssl.certificate", missing, "--ssl.key", missing],
+        [
+            sys.executable,
+            "-m",
+            "sorabeat",
+            "receive",
+            "--ssl.certificate",
+            missing,
+            "--ssl.key",
+            missing,
+        ],
         capture_output=True,
         text=True,
         timeout=30,

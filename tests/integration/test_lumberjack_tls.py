@@ -11,6 +11,9 @@ import ssl
 from pathlib import Path
 
 import pytest
+
+from sorabeat.certs import Issued, make_ca, make_certificate
+from sorabeat.tls import TLSSettings, server_context
 from tests.integration.lumberjack_helpers import (
     address,
     make_events,
@@ -20,9 +23,6 @@ from tests.integration.lumberjack_helpers import (
     settings,
     wait_for,
 )
-
-from sorabeat.certs import Issued, make_ca, make_certificate
-from sorabeat.tls import TLSSettings, server_context
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -25,11 +25,17 @@ from tests.integration.procs import (
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
-def config(home: Path, address: tuple[str, int], *, period: str = "1s", timeout: str = "0.8s") -> Path:
+def config(
+    home: Path, address: tuple[str, int], *, period: str = "1s", timeout: str = "0.8s"
+) -> Path:
     out = home / "out"
     write_config(
         home,
-        {"output.file": {"path": str(out), "rotate_every_kb": 100000}, "queue.mem": {}, "name": "e2e"},
+        {
+            "output.file": {"path": str(out), "rotate_every_kb": 100000},
+            "queue.mem": {},
+            "name": "e2e",
+        },
         [
             {
                 "module": "sora",
@@ -44,7 +50,9 @@ def config(home: Path, address: tuple[str, int], *, period: str = "1s", timeout:
     return out / "sorabeat.ndjson"
 
 
-def by_dataset(events: list[dict[str, Any]], dataset: str, *, errors: bool = False) -> list[dict[str, Any]]:
+def by_dataset(
+    events: list[dict[str, Any]], dataset: str, *, errors: bool = False
+) -> list[dict[str, Any]]:
     return [e for e in events if e["event"]["dataset"] == dataset and ("error" in e) == errors]
 
 
@@ -56,14 +64,22 @@ def test_every_served_document_becomes_exactly_one_event(tmp_path: Path, profile
         out = config(tmp_path / "home", address)
         beat = sorabeat_run(tmp_path / "home")
         with running(beat):
-            wait_for(lambda: len(by_dataset(ndjson(out), "sora.stats")) >= 3, 60, "three stats events", beat)
+            wait_for(
+                lambda: len(by_dataset(ndjson(out), "sora.stats")) >= 3,
+                60,
+                "three stats events",
+                beat,
+            )
             # freeze the simulator: from now on every answer is a slow fault, so the ok counts
             # are final (an ok answer is counted when rendered, before it is sent)
             control(address, "Simulator.SetFault", {"fault": "slow"})
             served = control(address, "Simulator.GetServed")
             wait_for(
-                lambda: len(by_dataset(ndjson(out), "sora.stats")) >= served["stats"]["ok"]
-                and len(by_dataset(ndjson(out), "sora.connections")) >= served["connections"]["objects"],
+                lambda: (
+                    len(by_dataset(ndjson(out), "sora.stats")) >= served["stats"]["ok"]
+                    and len(by_dataset(ndjson(out), "sora.connections"))
+                    >= served["connections"]["objects"]
+                ),
                 30,
                 "every served document in the file",
                 beat,
@@ -77,7 +93,11 @@ def test_every_served_document_becomes_exactly_one_event(tmp_path: Path, profile
     assert len(conns) == 4 * served["connections"]["ok"]
     for e in events:
         assert TIMESTAMP.fullmatch(e["@timestamp"])
-        assert e["@metadata"] == {"beat": "sorabeat", "type": "_doc", "version": e["agent"]["version"]}
+        assert e["@metadata"] == {
+            "beat": "sorabeat",
+            "type": "_doc",
+            "version": e["agent"]["version"],
+        }
         assert e["agent"]["name"] == "e2e" and e["agent"]["type"] == "sorabeat"
         assert e["service"] == {"type": "sora", "address": f"{address[0]}:{address[1]}"}
         assert e["metricset"]["period"] == 1000
@@ -85,7 +105,12 @@ def test_every_served_document_becomes_exactly_one_event(tmp_path: Path, profile
         assert "message" not in e
     for e in stats:
         statistics = e["sora"]["stats"]["erlang_vm"]["statistics"]
-        for name in ("active_tasks", "active_tasks_all", "run_queue_lengths", "run_queue_lengths_all"):
+        for name in (
+            "active_tasks",
+            "active_tasks_all",
+            "run_queue_lengths",
+            "run_queue_lengths_all",
+        ):
             values = statistics[name]
             assert statistics[f"{name}_max"] == float(max(values))
             assert statistics[f"{name}_imbalance"] == max(values) / max(min(values), 1)
@@ -113,9 +138,15 @@ def test_each_fault_is_one_error_event_and_polling_goes_on(tmp_path: Path) -> No
             }
             for fault, message in expectations.items():
                 errors_before = len(by_dataset(ndjson(out), "sora.stats", errors=True))
-                control(address, "Simulator.SetFault", {"fault": fault, "count": 1, "targets": ["stats"]})
+                control(
+                    address,
+                    "Simulator.SetFault",
+                    {"fault": fault, "count": 1, "targets": ["stats"]},
+                )
                 wait_for(
-                    lambda before=errors_before: len(by_dataset(ndjson(out), "sora.stats", errors=True)) > before,
+                    lambda before=errors_before: (
+                        len(by_dataset(ndjson(out), "sora.stats", errors=True)) > before
+                    ),
                     30,
                     f"error event for {fault}",
                     beat,

@@ -31,7 +31,10 @@ AGENT = AgentInfo(name="bench", hostname="bench", id="id", ephemeral_id="eid", v
 
 def encoder() -> MetricsetEncoder:
     return MetricsetEncoder(
-        EnvelopeSettings(agent=AGENT), metricset="connections", period_s=10, address="127.0.0.1:3000"
+        EnvelopeSettings(agent=AGENT),
+        metricset="connections",
+        period_s=10,
+        address="127.0.0.1:3000",
     )
 
 
@@ -97,7 +100,9 @@ async def child(url: str) -> None:
 async def main(args: argparse.Namespace) -> None:
     sim = SoraSimulator(args.profile, args.connections, seed=1, churn=0)
     body = orjson.dumps(sim.connection_documents())
-    print(f"profile {args.profile}: {args.connections} connections, response {len(body) / 1e6:.1f} MB")
+    print(
+        f"profile {args.profile}: {args.connections} connections, response {len(body) / 1e6:.1f} MB"
+    )
     events = build_events(body)
     assert len(events) == args.connections
     ours = timed(build_events, body, args.repeat)
