@@ -8,11 +8,12 @@ Status code, size, JSON validity and shape are all checked; every failure is a
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
 
+from sorabeat.sora.connections import describe
 from sorabeat.sora.hosts import SoraHost
 
 TARGETS = {
@@ -41,16 +42,37 @@ def _connect_reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-async def fetch_body(
+class BodySink(Protocol):
+    """Takes the body of a 2xx reply as it arrives."""
+
+    size: int
+
+    def feed(self, chunk: bytes) -> None: ...
+
+
+class BodyBuffer:
+    """Keeps the whole body (GetStatsReport is small)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.data += chunk
+        self.size += len(chunk)
+
+
+async def fetch(
     client: httpx.AsyncClient,
     host: SoraHost,
     metricset: str,
+    body: BodySink,
     *,
     time_limit: float,
     max_size: int,
     headers: dict[str, str] | None = None,
-) -> bytes | bytearray:
-    """POST the metricset's target to the host and return the body of a 2xx reply."""
+) -> None:
+    """POST the metricset's target to the host and feed the body of a 2xx reply to ``body``."""
     request_headers = dict(headers or {})
     request_headers["x-sora-target"] = TARGETS[metricset]
     auth = (host.username, host.password or "") if host.username else None
@@ -59,7 +81,7 @@ async def fetch_body(
             async with client.stream(
                 "POST", host.url, headers=request_headers, auth=auth or httpx.USE_CLIENT_DEFAULT
             ) as response:
-                return await _read(response, host, max_size)
+                await _read(response, host, body, max_size)
     except TimeoutError:
         raise FetchError(f"no complete response from {host.url} within {time_limit:g}s") from None
     except httpx.ConnectError as exc:
@@ -70,28 +92,29 @@ async def fetch_body(
         raise FetchError(f"request to {host.url} failed: {exc or type(exc).__name__}") from None
 
 
-async def _read(response: httpx.Response, host: SoraHost, max_size: int) -> bytearray:
+async def _read(response: httpx.Response, host: SoraHost, body: BodySink, max_size: int) -> None:
+    if not response.is_success:
+        head = bytearray()
+        async for chunk in response.aiter_bytes():
+            head += chunk
+            if len(head) > _SNIPPET:
+                break
+        raise FetchError(
+            f"HTTP {response.status_code} {response.reason_phrase} from {host.url}: {snippet(head)}"
+        )
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_size:
         raise FetchError(
             f"response from {host.url} is {declared} bytes, over max_response_size "
             f"({max_size} bytes); not read"
         )
-    body = bytearray()
     async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > max_size and response.is_success:
+        if body.size + len(chunk) > max_size:
             raise FetchError(
                 f"response from {host.url} exceeds max_response_size ({max_size} bytes); "
                 "reading stopped"
             )
-        if not response.is_success and len(body) > _SNIPPET:
-            break
-    if not response.is_success:
-        raise FetchError(
-            f"HTTP {response.status_code} {response.reason_phrase} from {host.url}: {snippet(body)}"
-        )
-    return body
+        body.feed(chunk)
 
 
 def parse_json(body: bytes | bytearray, host: SoraHost) -> Any:
@@ -101,39 +124,10 @@ def parse_json(body: bytes | bytearray, host: SoraHost) -> Any:
         raise FetchError(f"invalid JSON from {host.url} ({exc}): {snippet(body)}") from None
 
 
-def describe(value: Any) -> str:
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "a number"
-
-
 def check_stats(value: Any, host: SoraHost) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise FetchError(
             f"unexpected response from {host.url}: GetStatsReport must be a JSON object, "
             f"got {describe(value)}"
         )
-    return value
-
-
-def check_connections(value: Any, host: SoraHost) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        raise FetchError(
-            f"unexpected response from {host.url}: GetStatsAllConnections must be a JSON "
-            f"array of objects, got {describe(value)}"
-        )
-    for i, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise FetchError(
-                f"unexpected response from {host.url}: GetStatsAllConnections element {i} "
-                f"is {describe(item)}, not an object"
-            )
     return value

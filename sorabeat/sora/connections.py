@@ -1,27 +1,32 @@
 """GetStatsAllConnections: one event per connection, plus ``channel_client_id``.
 
-A response can list 10,000 connections (tens of MB). Rather than materialize them all as
-Python objects, the array is cut at its element boundaries and each element is parsed on
-its own (which validates it), then its own bytes are reused in the event with
-``channel_client_id`` spliced in: no element is serialized twice, and memory holds the body
-plus the events, not a third copy as dictionaries. Where the cut is not certain (a string
-that happens to contain ``},{``, or nested arrays), a piece fails to parse and the whole
-response is parsed the ordinary way instead.
+A response can list 10,000 connections (tens of MB). ``ConnectionsReader`` takes the body
+chunk by chunk as it arrives, cuts the array at its element boundaries (``}``, ``,``,
+``{``), parses each element on its own (which validates it) and keeps the element's own
+bytes with ``channel_client_id`` spliced in. So the whole body is never held at once, nothing
+is materialized as 10,000 dictionaries, and no element is serialized twice.
+
+A cut can be wrong only inside a string that contains ``},{`` or inside a nested array of
+objects; then the piece before it is not valid JSON by itself, and the reader joins it with
+the next piece until they parse: the result is always what a full parse gives.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 Buffer = bytes | bytearray | memoryview
-Document = tuple[str, Sequence[Buffer]]  # (identity key, parts whose concatenation is the JSON)
+Document = tuple[str, tuple[Buffer, ...]]  # (identity key, parts whose concatenation is JSON)
 
 _BOUNDARY = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")
 _WHITESPACE = b" \t\r\n"
+
+
+class ShapeError(ValueError):
+    """The body is not a JSON array of objects; the message says how."""
 
 
 def channel_client_id(connection: dict[str, Any]) -> str:
@@ -41,58 +46,140 @@ def identity(connection: dict[str, Any], channel_client: str) -> str:
     return channel_client
 
 
-def split_array(body: Buffer) -> list[memoryview] | None:
-    """Cut a JSON array of objects into one view per element, or None if it is not that shape."""
-    view = memoryview(body)
-    start, end = 0, len(view)
-    while start < end and view[start] in _WHITESPACE:
-        start += 1
-    while end > start and view[end - 1] in _WHITESPACE:
-        end -= 1
-    if end - start < 2 or view[start] != ord("[") or view[end - 1] != ord("]"):
-        return None
-    start, end = start + 1, end - 1
-    while start < end and view[start] in _WHITESPACE:
-        start += 1
-    while end > start and view[end - 1] in _WHITESPACE:
-        end -= 1
-    if start == end:
-        return []
-    if view[start] != ord("{") or view[end - 1] != ord("}"):
-        return None
-    pieces = []
-    position = start
-    for m in _BOUNDARY.finditer(body, start, end):
-        pieces.append(view[position : m.start() + 1])
-        position = m.end() - 1
-    pieces.append(view[position:end])
-    return pieces
+def describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
 
 
-def documents_from_pieces(pieces: list[memoryview]) -> list[Document] | None:
-    """Each element parsed on its own and reused as is, or None if a cut was wrong."""
-    out: list[Document] = []
-    for piece in pieces:
-        try:
-            connection = orjson.loads(piece)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(connection, dict):
-            return None
-        ccid = channel_client_id(connection)
-        key = identity(connection, ccid)
-        if not connection or "channel_client_id" in connection:
-            connection["channel_client_id"] = ccid
-            out.append((key, (orjson.dumps(connection),)))
-        else:
-            out.append((key, (piece[:-1], b',"channel_client_id":', orjson.dumps(ccid), b"}")))
-    return out
-
-
-def documents_from_objects(connections: list[dict[str, Any]]) -> list[Document]:
-    out: list[Document] = []
-    for connection in connections:
-        ccid = channel_client_id(connection)
+def document(connection: dict[str, Any], element: Buffer) -> Document:
+    """The event document of one connection: its own bytes plus ``channel_client_id``."""
+    ccid = channel_client_id(connection)
+    key = identity(connection, ccid)
+    if not connection or "channel_client_id" in connection:
         connection["channel_client_id"] = ccid
-        out.append((identity(connection, ccid), (orjson.dumps(connection),)))
+        return key, (orjson.dumps(connection),)
+    # one exact-size copy; orjson's output for a short string is a 4 KiB allocation
+    body = b"".join((memoryview(element)[:-1], b',"channel_client_id":', orjson.dumps(ccid), b"}"))
+    return key, (body,)
+
+
+def documents_from_objects(connections: list[Any]) -> list[Document]:
+    """Documents of an already parsed array, checking that every element is an object."""
+    out: list[Document] = []
+    for i, connection in enumerate(connections):
+        if not isinstance(connection, dict):
+            raise ShapeError(f"element {i} is {describe(connection)}, not an object")
+        out.append(document(connection, orjson.dumps(connection)))
     return out
+
+
+class InvalidJSONError(ValueError):
+    """Some element is not valid JSON; the message says after which element."""
+
+
+class ConnectionsReader:
+    """Sans-IO reader of a GetStatsAllConnections body fed in chunks of any size."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._started = False  # the opening "[" and the first "{" were seen
+        self._whole = False  # not the expected shape: keep everything for a full parse
+        self._pending = bytearray()  # pieces that did not parse alone yet, with separators
+        self.documents: list[Document] = []
+        self.head = b""  # the first bytes, for error messages
+        self.size = 0
+
+    def feed(self, chunk: Buffer) -> None:
+        if len(self.head) < 200:
+            self.head += bytes(chunk[: 200 - len(self.head)])
+        self.size += len(chunk)
+        self._buffer += chunk
+        if self._whole:
+            return
+        if self._started or self._start():
+            self._cut()
+
+    def _start(self) -> bool:
+        """Drop the leading ``[``; False while more bytes are needed to decide."""
+        head = self._buffer.lstrip(_WHITESPACE)
+        if not head:
+            return False
+        if head[:1] != b"[":
+            self._whole = True
+            return False
+        rest = head[1:].lstrip(_WHITESPACE)
+        if not rest:
+            return False
+        if rest[:1] != b"{":
+            self._whole = True  # empty array, or not objects: decided at the end
+            return False
+        self._buffer = rest
+        self._started = True
+        return True
+
+    def _cut(self) -> None:
+        buffer = self._buffer
+        position = 0
+        for m in _BOUNDARY.finditer(buffer):
+            self._piece(buffer[position : m.start() + 1], buffer[m.start() + 1 : m.end() - 1])
+            position = m.end() - 1
+        if position:
+            del buffer[:position]
+
+    def _piece(self, piece: bytearray, separator: bytearray) -> None:
+        if self._pending:
+            self._pending += piece
+            element = self._pending
+        else:
+            element = piece
+        try:
+            value = orjson.loads(element)
+        except orjson.JSONDecodeError:
+            if not self._pending:
+                self._pending += piece
+            self._pending += separator  # the cut was inside this element: join the next piece
+            return
+        if not isinstance(value, dict):
+            raise ShapeError(f"element {len(self.documents)} is {describe(value)}, not an object")
+        self.documents.append(document(value, element))
+        self._pending = bytearray()
+
+    def finish(self) -> list[Document]:
+        """The documents of the whole body; ShapeError or InvalidJSONError if it is not a
+        JSON array of objects."""
+        if not self._started:
+            try:
+                value = orjson.loads(self._buffer)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidJSONError(str(exc)) from None
+            if not isinstance(value, list):
+                raise ShapeError(f"must be a JSON array of objects, got {describe(value)}")
+            return documents_from_objects(value)
+        tail = self._buffer.rstrip(_WHITESPACE)
+        if tail[-1:] != b"]":
+            self._fail(self._pending + tail)
+        self._piece(tail[:-1].rstrip(_WHITESPACE), bytearray())
+        if self._pending:
+            self._fail(self._pending + b"]")
+        return self.documents
+
+    def _fail(self, rest: bytes | bytearray) -> None:
+        """Raise what a full parse of the elements not read yet says is wrong."""
+        done = len(self.documents)
+        try:
+            value = orjson.loads(b"[" + rest)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidJSONError(f"{exc}, in element {done} or later") from None
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise ShapeError(f"element {done + i} is {describe(item)}, not an object")
+        raise ShapeError("elements are not separated as a JSON array's are")

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 
 import httpx
 import orjson
@@ -14,17 +14,20 @@ import orjson
 from sorabeat.event import MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora import client as sora_client
-from sorabeat.sora.connections import (
-    Document,
-    documents_from_objects,
-    documents_from_pieces,
-    split_array,
-)
+from sorabeat.sora.connections import ConnectionsReader, Document, InvalidJSONError, ShapeError
 from sorabeat.sora.hosts import SoraHost
 from sorabeat.sora.stats import add_aggregates
 from sorabeat.spool.base import EventSink
 
 log = logging.getLogger("sorabeat.sora")
+
+
+def _drain(documents: list[Document]) -> Iterator[Document]:
+    """Hand out the documents, forgetting each once it is encoded: the events of a large
+    poll then replace its documents in memory instead of adding to them."""
+    documents.reverse()
+    while documents:
+        yield documents.pop()
 
 
 def next_tick(now: float, period: float) -> float:
@@ -73,7 +76,7 @@ class MetricsetPoller:
         try:
             documents = await self._fetch()
             duration = time.perf_counter_ns() - t0
-            events = self.encoder.encode(started_ms, duration, documents)
+            events = self.encoder.encode(started_ms, duration, _drain(documents))
         except sora_client.FetchError as exc:
             message = str(exc)
             log.warning("sora %s from %s failed: %s", self.metricset, self.host.address, message)
@@ -89,17 +92,13 @@ class MetricsetPoller:
         self.metrics.add("sora.polls.failed", 1, **labels)
         return [self.encoder.encode_error(started_ms, duration, message)]
 
-    async def _fetch(self) -> Iterable[Document]:
-        body = await sora_client.fetch_body(
-            self.http,
-            self.host,
-            self.metricset,
-            time_limit=self.timeout,
-            max_size=self.max_response_size,
-            headers=self.headers,
-        )
+    async def _fetch(self) -> list[Document]:
         if self.metricset == "stats":
-            report = sora_client.check_stats(sora_client.parse_json(body, self.host), self.host)
+            buffer = sora_client.BodyBuffer()
+            await self._get(buffer)
+            report = sora_client.check_stats(
+                sora_client.parse_json(buffer.data, self.host), self.host
+            )
             skipped = add_aggregates(report)
             if skipped:
                 self.metrics.add("sora.values.skipped", skipped, host=self.host.address)
@@ -109,12 +108,30 @@ class MetricsetPoller:
                     skipped,
                 )
             return [("", (orjson.dumps(report),))]
-        pieces = split_array(body)
-        documents = documents_from_pieces(pieces) if pieces is not None else None
-        if documents is None:
-            value = sora_client.parse_json(body, self.host)
-            documents = documents_from_objects(sora_client.check_connections(value, self.host))
-        return documents
+        reader = ConnectionsReader()
+        await self._get(reader)
+        url = self.host.url
+        try:
+            return reader.finish()
+        except ShapeError as exc:
+            raise sora_client.FetchError(
+                f"unexpected response from {url}: GetStatsAllConnections {exc}"
+            ) from None
+        except InvalidJSONError as exc:
+            raise sora_client.FetchError(
+                f"invalid JSON from {url} ({exc}): {sora_client.snippet(reader.head)}"
+            ) from None
+
+    async def _get(self, body: sora_client.BodySink) -> None:
+        await sora_client.fetch(
+            self.http,
+            self.host,
+            self.metricset,
+            body,
+            time_limit=self.timeout,
+            max_size=self.max_response_size,
+            headers=self.headers,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll at every tick until ``stop`` is set; a slow poll skips the ticks it overran.

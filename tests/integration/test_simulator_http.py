@@ -11,8 +11,10 @@ import httpx
 import orjson
 import pytest
 
-from sorabeat.sora import client as sora_client
+from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
+from sorabeat.monitoring.registry import Registry
 from sorabeat.sora.hosts import parse_host
+from sorabeat.sora.poller import MetricsetPoller
 from sorabeat.sora.simulator import SoraSimulator
 from sorabeat.sora.simulator.http import HttpServer, Reply
 from sorabeat.sora.simulator.httpcodec import Request
@@ -435,17 +437,40 @@ async def test_ten_thousand_connections_are_served_and_parsed(
 # -- sorabeat's own Sora client against the simulator -----------------------------------------
 
 
+def sorabeat_poller(
+    http: httpx.AsyncClient, url: str, metricset: str, timeout: float
+) -> MetricsetPoller:
+    host = parse_host(url)
+    agent = AgentInfo(name="t", hostname="t", id="i", ephemeral_id="e", version="0.0.0")
+    return MetricsetPoller(
+        host=host,
+        metricset=metricset,
+        period=10,
+        timeout=timeout,
+        max_response_size=1 << 26,
+        headers={},
+        http=http,
+        encoder=MetricsetEncoder(
+            EnvelopeSettings(agent=agent), metricset=metricset, period_s=10, address=host.address
+        ),
+        sink=None,  # type: ignore[arg-type]  # poll_once does not append
+        metrics=Registry(),
+    )
+
+
 @pytest.mark.parametrize("profile", ["2017", "2018", "current"])
-async def test_sorabeat_client_reads_every_profile(
+async def test_sorabeat_poller_reads_every_profile(
     simulator: Factory, http: httpx.AsyncClient, profile: str
 ) -> None:
     sim = await simulator(profile=profile, connections=9)
-    host = parse_host(sim.url)
-    body = await sora_client.fetch_body(http, host, "stats", time_limit=10, max_size=1 << 26)
-    report = sora_client.check_stats(sora_client.parse_json(body, host), host)
-    assert report["total_ongoing_connections"] == 9
-    body = await sora_client.fetch_body(http, host, "connections", time_limit=10, max_size=1 << 26)
-    assert len(sora_client.check_connections(sora_client.parse_json(body, host), host)) == 9
+    (stats,) = await sorabeat_poller(http, sim.url, "stats", 10).poll_once()
+    assert orjson.loads(stats)["sora"]["stats"]["total_ongoing_connections"] == 9
+    events = await sorabeat_poller(http, sim.url, "connections", 10).poll_once()
+    docs = [orjson.loads(e)["sora"]["connections"] for e in events]
+    assert len(docs) == 9
+    assert {d["client_id"] for d in docs} == {d["client_id"] for d in sim.connection_documents()}
+    for d in docs:
+        assert d["channel_client_id"] == f"{d['channel_id']}/{d['client_id']}"
 
 
 @pytest.mark.parametrize(
@@ -457,22 +482,15 @@ async def test_sorabeat_client_reads_every_profile(
         ("invalid-json", "invalid JSON"),
     ],
 )
-async def test_each_fault_is_a_fetch_error_for_sorabeat(
-    simulator: Factory, http: httpx.AsyncClient, fault: str, words: str
+@pytest.mark.parametrize("metricset", ["stats", "connections"])
+async def test_each_fault_is_an_error_event_for_sorabeat(
+    simulator: Factory, http: httpx.AsyncClient, fault: str, words: str, metricset: str
 ) -> None:
     sim = await simulator(connections=3, fault=fault, slow_seconds=30.0)
-    host = parse_host(sim.url)
     limit = 0.5 if fault == "slow" else 10.0  # slow_seconds is 30
-
-    async def poll() -> None:
-        body = await sora_client.fetch_body(
-            http, host, "connections", time_limit=limit, max_size=1 << 26
-        )
-        sora_client.parse_json(body, host)
-
-    with pytest.raises(sora_client.FetchError, match=words):
-        await poll()
-    assert sim.served.snapshot()["connections"]["faulted"] == 1
+    (event,) = await sorabeat_poller(http, sim.url, metricset, limit).poll_once()
+    assert words in orjson.loads(event)["error"]["message"]
+    assert sim.served.snapshot()[metricset]["faulted"] == 1
 
 
 async def test_close_with_idle_keep_alive_connections_logs_no_error(

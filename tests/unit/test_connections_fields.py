@@ -1,3 +1,6 @@
+"""channel_client_id, identities, and the streaming reader of GetStatsAllConnections bodies:
+whatever the chunking, it gives exactly what a full parse gives, or the error it would."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,12 +11,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sorabeat.sora.connections import (
+    ConnectionsReader,
+    Document,
+    InvalidJSONError,
+    ShapeError,
     channel_client_id,
     documents_from_objects,
-    documents_from_pieces,
     identity,
-    split_array,
 )
+
+TEXT = st.text(alphabet=st.characters(blacklist_categories=["Cs"]))
 
 
 @pytest.mark.parametrize(
@@ -30,24 +37,36 @@ def test_channel_client_id(conn: dict[str, Any], expected: str) -> None:
     assert channel_client_id(conn) == expected
 
 
-@given(
-    st.text(alphabet=st.characters(blacklist_categories=["Cs"])),
-    st.text(alphabet=st.characters(blacklist_categories=["Cs"])),
-)
-def test_channel_client_id_joins_any_strings(channel: str, client: str) -> None:
-    ((_, parts),) = documents_from_objects([{"channel_id": channel, "client_id": client}])
-    assert orjson.loads(b"".join(parts))["channel_client_id"] == f"{channel}/{client}"
-
-
 def test_identity_prefers_connection_id() -> None:
     assert identity({"connection_id": "X"}, "a/b") == "X"
     assert identity({"connection_id": ""}, "a/b") == "a/b"
     assert identity({}, "a/b") == "a/b"
 
 
-def joined(docs: list[tuple[str, Any]] | None) -> list[tuple[str, Any]]:
-    assert docs is not None
+def decoded(docs: list[Document]) -> list[tuple[str, Any]]:
     return [(key, orjson.loads(b"".join(bytes(p) for p in parts))) for key, parts in docs]
+
+
+def expected(body: bytes) -> list[tuple[str, Any]]:
+    """The reference: a full parse, then the same documents built from the objects."""
+    return decoded(documents_from_objects(orjson.loads(body)))
+
+
+def read(body: bytes, cuts: list[int] | None = None) -> list[tuple[str, Any]]:
+    reader = ConnectionsReader()
+    points = sorted({c % (len(body) + 1) for c in (cuts or [])})
+    start = 0
+    for point in [*points, len(body)]:
+        reader.feed(body[start:point])
+        start = point
+    return decoded(reader.finish())
+
+
+@given(TEXT, TEXT)
+def test_channel_client_id_joins_any_strings(channel: str, client: str) -> None:
+    body = orjson.dumps([{"channel_id": channel, "client_id": client}])
+    ((_, doc),) = read(body)
+    assert doc["channel_client_id"] == f"{channel}/{client}"
 
 
 @pytest.mark.parametrize(
@@ -58,36 +77,49 @@ def joined(docs: list[tuple[str, Any]] | None) -> list[tuple[str, Any]]:
         b'[{"channel_id":"c","client_id":"1"}]',
         b'[{"channel_id":"c","client_id":"1","connection_id":"K1"},{"channel_id":"c","client_id":"2"}]',
         b'[\n  {"a": 1 } ,\n  {} , {"channel_client_id": "pre"}\n]\n',
-        b'[{"channel_id":"x},{\\"y","client_id":"1"}]',
-        b'[{"nested":[{"a":1},{"b":2}],"client_id":"n"}]',
+        b'[{"channel_id":"x},{\\"y","client_id":"1"},{"client_id":"2"}]',
+        b'[{"nested":[{"a":1},{"b":2}],"client_id":"n"},{"z":{"y":{}}}]',
+        b'[{"a":"},{"},{"b":"},  {"}]',
     ],
 )
-def test_fast_path_equals_full_parse(body: bytes) -> None:
-    """Whatever path is taken, the documents are exactly those of a full parse."""
-    pieces = split_array(body)
-    fast = documents_from_pieces(pieces) if pieces is not None else None
-    slow = joined(documents_from_objects(orjson.loads(body)))
-    if fast is not None:
-        assert joined(fast) == slow
+def test_reader_equals_full_parse(body: bytes) -> None:
+    assert read(body) == expected(body)
+    for cut in range(len(body) + 1):
+        assert read(body, [cut]) == expected(body)
 
 
-def test_a_wrong_cut_falls_back() -> None:
-    tricky = b'[{"channel_id":"a},{\\"b","client_id":"1"}]'
-    pieces = split_array(tricky)
-    assert pieces is not None and len(pieces) == 2  # cut inside the string...
-    assert documents_from_pieces(pieces) is None  # ...so the fast path refuses
+@pytest.mark.parametrize(
+    ("body", "error", "words"),
+    [
+        (b"{}", ShapeError, "must be a JSON array of objects, got an object"),
+        (b'"x"', ShapeError, "got a string"),
+        (b"[1,2]", ShapeError, "element 0 is a number, not an object"),
+        (b'[{"a":1}, 7]', ShapeError, "element 1 is a number, not an object"),
+        (b'[{"a":1},{"b":2},[3]]', ShapeError, "element 2 is an array, not an object"),
+        (b'[{"a":1},{"b":}]', InvalidJSONError, "in element 1 or later"),
+        (b'[{"a":1},{"b":2}', InvalidJSONError, "in element 1 or later"),
+        (b"", InvalidJSONError, "Input is a zero-length"),
+        (b"[", InvalidJSONError, "unexpected end of data"),
+        (b'[{"a":1},{"b":2}] x', InvalidJSONError, "in element 1 or later"),
+    ],
+)
+def test_reader_names_what_is_wrong(body: bytes, error: type[Exception], words: str) -> None:
+    def feed_and_finish(cut: int) -> None:
+        reader = ConnectionsReader()
+        reader.feed(body[:cut])
+        reader.feed(body[cut:])
+        reader.finish()
+
+    for cut in range(len(body) + 1):
+        with pytest.raises(error, match=words):
+            feed_and_finish(cut)
 
 
-@pytest.mark.parametrize("body", [b"{}", b"[1,2]", b"", b"[", b'"x"', b"[{}"])
-def test_split_refuses_what_is_not_an_array_of_objects(body: bytes) -> None:
-    assert split_array(body) is None
-
-
-connection_values = st.recursive(
+json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-(2**63), 2**63 - 1)
-    | st.text(alphabet=st.sampled_from('ab{},[]:"\\ 1')),
+    | st.text(alphabet=st.sampled_from('ab{},[]:"\\ 1\n')),
     lambda children: (
         st.dictionaries(st.text(alphabet=st.sampled_from('ab{},"')), children, max_size=3)
         | st.lists(children, max_size=3)
@@ -98,47 +130,44 @@ connection_values = st.recursive(
 
 @given(
     st.lists(
-        st.dictionaries(
-            st.text(alphabet=st.sampled_from('abc{},"\\')), connection_values, max_size=4
-        ),
-        max_size=6,
+        st.dictionaries(st.text(alphabet=st.sampled_from('abc{},"\\')), json_values, max_size=4),
+        max_size=8,
     ),
     st.booleans(),
+    st.lists(st.integers(0, 10_000), max_size=6),
 )
-def test_fast_path_property(connections: list[dict[str, Any]], pretty: bool) -> None:
-    body = orjson.dumps(connections, option=orjson.OPT_INDENT_2 if pretty else 0)
-    pieces = split_array(body)
-    assert pieces is not None
-    fast = documents_from_pieces(pieces)
-    slow = joined(documents_from_objects(orjson.loads(body)))
-    if fast is not None:
-        assert joined(fast) == slow
-
-
-BRACELESS = st.text(alphabet=st.characters(blacklist_characters="{}", blacklist_categories=["Cs"]))
-
-
-@given(
-    st.lists(
-        st.fixed_dictionaries(
-            {
-                "channel_id": BRACELESS,
-                "client_id": BRACELESS,
-                "rtp": st.dictionaries(BRACELESS, st.integers(0, 2**63 - 1)),
-            }
-        ),
-        min_size=1,
-        max_size=20,
-    ),
-    st.booleans(),
-)
-def test_realistic_responses_take_the_fast_path(
-    connections: list[dict[str, Any]], pretty: bool
+def test_any_array_of_objects_any_chunking(
+    connections: list[dict[str, Any]], pretty: bool, cuts: list[int]
 ) -> None:
-    """Sora's connections hold no arrays; unless a string contains '},{' the cut is exact."""
     body = orjson.dumps(connections, option=orjson.OPT_INDENT_2 if pretty else 0)
-    pieces = split_array(body)
-    assert pieces is not None and len(pieces) == len(connections)
-    fast = documents_from_pieces(pieces)
-    assert fast is not None
-    assert joined(fast) == joined(documents_from_objects(orjson.loads(body)))
+    assert read(body, cuts) == expected(body)
+
+
+@given(st.binary(max_size=200), st.lists(st.integers(0, 300), max_size=4))
+def test_arbitrary_bytes_never_crash_and_agree_with_a_full_parse(
+    body: bytes, cuts: list[int]
+) -> None:
+    try:
+        reference = expected(body)
+    except (orjson.JSONDecodeError, TypeError, AttributeError):
+        reference = None
+    except ShapeError:
+        reference = None
+    try:
+        got = read(body, cuts)
+    except (ShapeError, InvalidJSONError):
+        got = None
+    assert got == reference
+
+
+def test_memory_holds_elements_not_the_whole_body() -> None:
+    """Fed in chunks, the reader's buffer never grows past about one element."""
+    element = orjson.dumps({"channel_id": "c", "client_id": "x" * 100, "rtp": {"n": 1}})
+    body = b"[" + b",".join([element] * 2000) + b"]"
+    reader = ConnectionsReader()
+    largest = 0
+    for i in range(0, len(body), 4096):
+        reader.feed(body[i : i + 4096])
+        largest = max(largest, len(reader._buffer))
+    assert len(reader.finish()) == 2000
+    assert largest < 4096 + 2 * len(element)
