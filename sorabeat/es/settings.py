@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from sorabeat.config.schema import PositiveSeconds, Range, setting
+from sorabeat.es.format import EventFormat, FormatError
+from sorabeat.es.hosts import parse_host
 from sorabeat.outputs.backoff import BackoffSettings
 from sorabeat.tls import TLSSettings
 
@@ -74,4 +76,22 @@ class ElasticsearchSettings:
         policy = self.non_indexable_policy
         if policy.drop is not None and policy.dead_letter_index is not None:
             out.append(("non_indexable_policy", "set either drop or dead_letter_index"))
+        for i, host in enumerate(self.hosts):
+            try:
+                parse_host(host, self.protocol, self.path)
+            except ValueError as exc:
+                out.append((f"hosts.{i}", str(exc)))
+        formats = {"index": self.index, "pipeline": self.pipeline}
+        if policy.dead_letter_index is not None:
+            formats["non_indexable_policy.dead_letter_index.index"] = policy.dead_letter_index.index
+        for key, text in formats.items():
+            if text is None:
+                continue
+            try:
+                compiled = EventFormat(text, {"agent.version": "x"})
+            except FormatError as exc:
+                out.append((key, str(exc)))
+                continue
+            if key.endswith("dead_letter_index.index") and compiled.needs_event:
+                out.append((key, "may reference agent fields and dates only, not event fields"))
         return out
