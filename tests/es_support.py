@@ -109,5 +109,7 @@ def source_of(event: bytes) -> dict[str, Any]:
     return doc
 
 
-def new_output(settings: ElasticsearchSettings, metrics: Registry | None = None) -> ElasticsearchOutput:
+def new_output(
+    settings: ElasticsearchSettings, metrics: Registry | None = None
+) -> ElasticsearchOutput:
     return ElasticsearchOutput(settings, AGENT, metrics or Registry())
