@@ -188,7 +188,9 @@ class ElasticsearchEmulator:
         ssl_context: ssl.SSLContext | None = None,
         max_runtime: float = 300.0,
         mapping_error_type: str = "document_parsing_exception",
+        path_prefix: str = "",
     ) -> None:
+        self.path_prefix = path_prefix.rstrip("/")
         self.version = version
         self.distribution = distribution
         self.build_flavor = build_flavor
@@ -301,7 +303,12 @@ class ElasticsearchEmulator:
         denied = self._check_auth(request)
         if denied is not None:
             return denied
-        parts = [p for p in request.path.split("/") if p]
+        path = request.path
+        if self.path_prefix:
+            if not path.startswith(self.path_prefix):
+                return self._error(404, "not_found", f"no route {path} (prefix expected)")
+            path = path[len(self.path_prefix) :]
+        parts = [p for p in path.split("/") if p]
         method = request.method
         if not parts:
             if method in ("GET", "HEAD"):

@@ -149,8 +149,10 @@ def test_round_sorts_every_item_exactly(
     def permanent(status: int, op: str) -> bool:
         return 300 <= status < 500 and status != 429 and not (status == 409 and op == "create")
 
-    expected_retry = [p for p, (s, _) in zip(positions, items) if s == 429 or s >= 500]
-    expected_permanent = [p for p, (s, o) in zip(positions, items) if permanent(s, o)]
+    expected_retry = [
+        p for p, (s, _) in zip(positions, items, strict=False) if s == 429 or s >= 500
+    ]
+    expected_permanent = [p for p, (s, o) in zip(positions, items, strict=False) if permanent(s, o)]
     assert result.retry == expected_retry
     dropped = [p for p, _, _ in result.dropped]
     lettered = [p for p, _, _ in result.dead_letter]
