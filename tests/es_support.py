@@ -79,7 +79,7 @@ class AckRecorder:
 
 
 async def publish_all(
-    output: ElasticsearchOutput, events: Sequence[bytes], timeout: float = 60.0
+    output: ElasticsearchOutput, events: Sequence[bytes], deadline: float = 60.0
 ) -> None:
     """Publish in batches of ``output.batch_size`` with up to ``max_in_flight`` at once, as the
     pipeline does, and check every batch ends fully acknowledged."""
@@ -95,7 +95,7 @@ async def publish_all(
 
     size = output.batch_size
     batches = [events[i : i + size] for i in range(0, len(events), size)]
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(deadline):
         await asyncio.gather(*(one(b) for b in batches))
 
 

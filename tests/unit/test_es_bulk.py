@@ -127,7 +127,7 @@ def test_host_protocol_and_path_options() -> None:
     assert parse_host("es", "https", "/proxy/").base == "https://es:9200/proxy"
     assert parse_host("es", "http", "proxy").base == "http://es:9200/proxy"
     for bad in ("", "ftp://es", "http://es:99999", "http://:9200"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"host|scheme|port"):
             parse_host(bad)
 
 
@@ -151,7 +151,7 @@ def test_read_root() -> None:
         read_root(200, {}, root("8.15.0"))
     with pytest.raises(RootError, match="not Elasticsearch"):
         read_root(200, product, b"<html>nginx</html>")
-    with pytest.raises(RootError, match="version.number"):
+    with pytest.raises(RootError, match=r"version\.number"):
         read_root(200, product, b'{"name":"x"}')
     with pytest.raises(CredentialsError, match="credentials refused"):
         read_root(401, {}, b'{"error":{"type":"security_exception","reason":"missing"}}')
@@ -163,5 +163,5 @@ def test_parse_version() -> None:
     assert parse_version("8.15.0") == (8, 15, 0)
     assert parse_version("7.17.3-SNAPSHOT") == (7, 17, 3)
     assert parse_version("9") == (9, 0, 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not x.y.z"):
         parse_version("latest")

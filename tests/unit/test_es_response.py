@@ -152,7 +152,7 @@ def test_round_sorts_every_item_exactly(
     expected_retry = [
         p for p, (s, _) in zip(positions, items, strict=False) if s == 429 or s >= 500
     ]
-    expected_permanent = [p for p, (s, o) in zip(positions, items, strict=False) if permanent(s, o)]
+    expected_permanent = [p for p, (s, o) in pairs if permanent(s, o)]
     assert result.retry == expected_retry
     dropped = [p for p, _, _ in result.dropped]
     lettered = [p for p, _, _ in result.dead_letter]
