@@ -163,5 +163,5 @@ def test_parse_version() -> None:
     assert parse_version("8.15.0") == (8, 15, 0)
     assert parse_version("7.17.3-SNAPSHOT") == (7, 17, 3)
     assert parse_version("9") == (9, 0, 0)
-    with pytest.raises(ValueError, match="not x.y.z"):
+    with pytest.raises(ValueError, match=r"not x\.y\.z"):
         parse_version("latest")

@@ -149,9 +149,8 @@ def test_round_sorts_every_item_exactly(
     def permanent(status: int, op: str) -> bool:
         return 300 <= status < 500 and status != 429 and not (status == 409 and op == "create")
 
-    expected_retry = [
-        p for p, (s, _) in zip(positions, items, strict=False) if s == 429 or s >= 500
-    ]
+    pairs = list(zip(positions, items, strict=True))
+    expected_retry = [p for p, (s, _) in pairs if s == 429 or s >= 500]
     expected_permanent = [p for p, (s, o) in pairs if permanent(s, o)]
     assert result.retry == expected_retry
     dropped = [p for p, _, _ in result.dropped]
