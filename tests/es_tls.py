@@ -35,7 +35,9 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def make_certs(directory: Path, hostname: str = "localhost") -> ServerCerts:
+def make_certs(
+    directory: Path, hostname: str = "localhost", with_loopback_ip: bool = True
+) -> ServerCerts:
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
@@ -76,7 +78,8 @@ def make_certs(directory: Path, hostname: str = "localhost") -> ServerCerts:
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [x509.DNSName(hostname)]
+                + ([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))] if with_loopback_ip else [])
             ),
             critical=False,
         )

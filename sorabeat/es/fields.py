@@ -52,8 +52,7 @@ def _field(raw: Any, where: str) -> Field:
     name = raw.get("name")
     if not isinstance(name, str) or not name or "." in name:
         raise FieldsError(
-            f"{f'{where}.' if where else ''}{name!r}: name must be a non-empty string "
-            "without dots"
+            f"{f'{where}.' if where else ''}{name!r}: name must be a non-empty string without dots"
         )
     path = f"{where}.{name}" if where else name
     unknown = set(raw) - _FIELD_KEYS
