@@ -53,7 +53,7 @@ def export_template(args: argparse.Namespace) -> int:
     import orjson
 
     from sorabeat.cli.setup import setup_agent
-    from sorabeat.es.bulk import parse_version
+    from sorabeat.es.bulk import ServerInfo, parse_version
     from sorabeat.es.index_management import SetupError, render_template
 
     loaded = load_config(args)
@@ -62,7 +62,9 @@ def export_template(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(f"--es.version: {exc}", 2) from None
     try:
-        _name, body = render_template(loaded.settings.setup.template, setup_agent(loaded), version)
+        _name, body = render_template(
+            loaded.settings.setup.template, setup_agent(loaded), ServerInfo(version)
+        )
     except SetupError as exc:
         raise CliError(str(exc)) from None
     sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -38,9 +38,17 @@ class ServerInfo:
         return "index"
 
     @property
+    def composable_templates(self) -> bool:
+        """``_index_template`` exists from ES 7.8, and in every OpenSearch."""
+        return self.distribution == "opensearch" or self.version >= (7, 8, 0)
+
+    @property
     def doc_type(self) -> str | None:
         """ES 6 still wants a mapping type in the action line."""
         return "doc" if self.distribution == "elasticsearch" and self.version < (7, 0, 0) else None
+
+
+CURRENT_ES = ServerInfo((8, 15, 0))  # what to assume when no cluster was asked
 
 
 def parse_version(text: str) -> tuple[int, int, int]:

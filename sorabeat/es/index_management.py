@@ -12,7 +12,7 @@ import httpx
 import orjson
 
 from sorabeat.config.settings import TemplateSettings
-from sorabeat.es.bulk import ServerInfo
+from sorabeat.es.bulk import CURRENT_ES, ServerInfo
 from sorabeat.es.client import ElasticsearchHost
 from sorabeat.es.fields import load_fields
 from sorabeat.es.format import EventFormat, FormatError
@@ -50,7 +50,7 @@ def template_names(template: TemplateSettings, agent: AgentInfo) -> tuple[str, s
 
 
 def render_template(
-    template: TemplateSettings, agent: AgentInfo, es_version: tuple[int, int, int] = (8, 15, 0)
+    template: TemplateSettings, agent: AgentInfo, server: ServerInfo = CURRENT_ES
 ) -> tuple[str, dict[str, Any]]:
     """(template name, body) from the packaged fields.yml."""
     name, pattern = template_names(template, agent)
@@ -59,7 +59,7 @@ def render_template(
         pattern=pattern,
         version=agent.version,
         user_settings=template.settings,
-        es_version=es_version,
+        server=server,
     )
     return name, body
 
@@ -109,11 +109,11 @@ async def load_template(
     hosts = [ElasticsearchHost(parse_host(h, es.protocol, es.path), es) for h in es.hosts]
     try:
         host, server = await _connect(hosts, write)
-        name, body = render_template(template, agent, server.version)
+        name, body = render_template(template, agent, server)
         warning = index_pattern_warning(es, body["index_patterns"][0], agent)
         if warning:
             write(f"Warning: {warning}")
-        path = template_path(name, server.version)
+        path = template_path(name, server)
         exists = await host.client.head(path)
         if exists.status_code == 200 and not template.overwrite:
             write(
@@ -143,5 +143,6 @@ def _reason(body: bytes) -> str:
     except orjson.JSONDecodeError:
         return body[:200].decode("utf-8", "replace")
     if isinstance(data, dict) and "error" in data:
-        return error_reason(data["error"])
+        reason = error_reason(data["error"])
+        return reason if len(reason) <= 300 else reason[:300] + "..."
     return body[:200].decode("utf-8", "replace")

@@ -7,6 +7,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from sorabeat.es.bulk import CURRENT_ES, ServerInfo
 from sorabeat.es.fields import Field, FieldSet
 
 TOTAL_FIELDS_LIMIT = 10000
@@ -61,9 +62,9 @@ def build_template(
     pattern: str,
     version: str,
     user_settings: Mapping[str, Any] | None = None,
-    es_version: tuple[int, int, int] = (8, 15, 0),
+    server: ServerInfo = CURRENT_ES,
 ) -> dict[str, Any]:
-    """The template body; ``es_version`` picks composable (>= 7.8) or legacy."""
+    """The template body: composable where the cluster has it, else legacy."""
     props: dict[str, Any] = {}
     for s in sets:
         props = merge(props, properties(s.fields))
@@ -93,7 +94,7 @@ def build_template(
     }
     if source is not None:
         mappings["_source"] = source
-    if es_version >= (7, 8, 0):
+    if server.composable_templates:
         return {
             "index_patterns": [pattern],
             "priority": PRIORITY,
@@ -101,9 +102,9 @@ def build_template(
             "_meta": {"beat": "sorabeat", "version": version},
         }
     legacy: dict[str, Any] = {"index_patterns": [pattern], "order": 1, "settings": settings}
-    legacy["mappings"] = {"doc": mappings} if es_version < (7, 0, 0) else mappings
+    legacy["mappings"] = {server.doc_type: mappings} if server.doc_type else mappings
     return legacy
 
 
-def template_path(name: str, es_version: tuple[int, int, int]) -> str:
-    return f"/_index_template/{name}" if es_version >= (7, 8, 0) else f"/_template/{name}"
+def template_path(name: str, server: ServerInfo) -> str:
+    return f"/_index_template/{name}" if server.composable_templates else f"/_template/{name}"

@@ -64,7 +64,7 @@ async def test_setup_loads_the_template_once(tmp_path: Path) -> None:
 async def test_setup_errors_are_clear(tmp_path: Path) -> None:
     async with ElasticsearchEmulator(users={"elastic": "right"}) as es:
         write_config(tmp_path, es.url)
-        code, out, err = await sorabeat(tmp_path, "setup", "--index-management")
+        code, _out, err = await sorabeat(tmp_path, "setup", "--index-management")
         assert code == 1
         assert "Index management failed" in err
         assert "credentials refused (401)" in err

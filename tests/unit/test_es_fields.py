@@ -10,6 +10,7 @@ import orjson
 import pytest
 import yaml
 
+from sorabeat.es.bulk import ServerInfo
 from sorabeat.es.fields import Field, FieldsError, leaves, load_fields, parse_fields
 from sorabeat.es.template import build_template
 from tests.sora_samples import sample_events
@@ -220,8 +221,10 @@ def test_template_shape() -> None:
 
 
 def test_legacy_templates_for_old_clusters() -> None:
-    t7 = build_template(load_fields(), pattern="p-*", version="1", es_version=(7, 7, 0))
+    t7 = build_template(load_fields(), pattern="p-*", version="1", server=ServerInfo((7, 7, 0)))
     assert t7["order"] == 1
     assert "properties" in t7["mappings"]
-    t6 = build_template(load_fields(), pattern="p-*", version="1", es_version=(6, 8, 0))
+    t6 = build_template(load_fields(), pattern="p-*", version="1", server=ServerInfo((6, 8, 0)))
     assert "properties" in t6["mappings"]["doc"]
+    opensearch = ServerInfo((2, 11, 0), "opensearch")
+    assert "template" in build_template(load_fields(), pattern="p", version="1", server=opensearch)
