@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 import orjson
 
-from sorabeat.es.format import EventFormat
-from sorabeat.event import event_timestamp, split_metadata
+from sorabeat.es.format import EventFormat, FormatError, MissingFieldError
+from sorabeat.event import METADATA_START, TIMESTAMP_END, TIMESTAMP_START
 
 OpType = Literal["create", "index"]
 
@@ -66,14 +66,33 @@ def parse_version(text: str) -> tuple[int, int, int]:
     return numbers[0], numbers[1], numbers[2]
 
 
-@dataclass(slots=True)
-class Prepared:
-    """One event ready to send: its action line and source line, without newlines."""
+HEAD = b'{"@timestamp":"'
+METADATA_KEY = b'","@metadata":'
 
-    op: OpType
-    action: bytes
-    source: bytes
-    timestamp: str
+
+class PreparedBatch:
+    """A publish's events ready to send, as parallel lists (position = batch position):
+    op, action line and source line (no newlines). A position that could not be prepared
+    has an empty action and is never sent."""
+
+    __slots__ = ("actions", "ops", "sources")
+
+    def __init__(self) -> None:
+        self.ops: list[OpType] = []
+        self.actions: list[bytes] = []
+        self.sources: list[bytes] = []
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    def timestamp(self, position: int) -> str:
+        """The @timestamp of a source line (it starts like the encoded event)."""
+        return self.sources[position][TIMESTAMP_START:TIMESTAMP_END].decode("ascii")
+
+    def replace(self, position: int, op: OpType, action: bytes, source: bytes) -> None:
+        self.ops[position] = op
+        self.actions[position] = action
+        self.sources[position] = source
 
 
 class ActionBuilder:
@@ -86,6 +105,11 @@ class ActionBuilder:
         self.pipeline = pipeline
         self.server = server
         self._actions: dict[tuple[str, str | None], bytes] = {}
+        # events without an _id whose index depends on the timestamp only share their action
+        # line per timestamp prefix: one dict lookup per event
+        self._static = not index.needs_event and (pipeline is None or not pipeline.needs_event)
+        self._by_time: dict[bytes, bytes] = {}
+        self._depth = max(index.depth, pipeline.depth if pipeline else 0)
 
     def action_line(
         self, op: OpType, index: str, pipeline: str | None, doc_id: str | None
@@ -99,14 +123,50 @@ class ActionBuilder:
             meta["pipeline"] = pipeline
         return orjson.dumps({op: meta})
 
-    def prepare(self, event: bytes) -> Prepared:
-        """Raises ``MissingFieldError`` when a format string needs an absent field, and
-        ``ValueError`` for bytes that break the encoded-event contract."""
-        try:
-            metadata, source = split_metadata(event)
-            timestamp = event_timestamp(event)
-        except (ValueError, UnicodeDecodeError):
-            raise ValueError("not an encoded event (no @timestamp/@metadata head)") from None
+    def prepare_all(self, events: Sequence[bytes]) -> tuple[PreparedBatch, list[tuple[int, str]]]:
+        """Prepare a batch; also (position, why) of each event that cannot be sent
+        (a format string needs a field the event lacks, or bytes that are no event)."""
+        batch = PreparedBatch()
+        ops, actions, sources = batch.ops, batch.actions, batch.sources
+        rejected: list[tuple[int, str]] = []
+        by_time = self._by_time
+        static = self._static
+        depth_end = TIMESTAMP_START + self._depth
+        default_op = self.server.op_type
+        for position, event in enumerate(events):
+            end = event.find(b"}", METADATA_START) + 1
+            if (
+                not end
+                or not event.startswith(HEAD)
+                or (event[TIMESTAMP_END:METADATA_START] != METADATA_KEY)
+            ):
+                rejected.append((position, "not an encoded event (no @timestamp/@metadata head)"))
+                ops.append(default_op)
+                actions.append(b"")
+                sources.append(b"")
+                continue
+            metadata = event[METADATA_START:end]
+            source = HEAD + event[TIMESTAMP_START:TIMESTAMP_END] + b'"' + event[end:]
+            action = None
+            op = default_op
+            if static and b'"_id"' not in metadata:
+                action = by_time.get(event[TIMESTAMP_START:depth_end])
+            if action is None:
+                try:
+                    op, action = self._action(event, metadata, source)
+                except MissingFieldError as exc:
+                    rejected.append((position, f"field {exc.field!r} is missing"))
+                    action = b""
+                except (FormatError, ValueError) as exc:
+                    rejected.append((position, str(exc)))
+                    action = b""
+            ops.append(op)
+            actions.append(action)
+            sources.append(source)
+        return batch, rejected
+
+    def _action(self, event: bytes, metadata: bytes, source: bytes) -> tuple[OpType, bytes]:
+        timestamp = event[TIMESTAMP_START:TIMESTAMP_END].decode("ascii")
         decoded: dict[str, Any] | None = None
 
         def fields() -> Any:
@@ -123,41 +183,48 @@ class ActionBuilder:
             value = orjson.loads(metadata).get("_id")
             doc_id = value if isinstance(value, str) and value else None
         if doc_id is not None:
-            op: OpType = "create"  # with an _id, create: a replay is a 409, not an overwrite
-            action = self.action_line(op, index, pipeline, doc_id)
-        else:
-            op = self.server.op_type
-            key = (index, pipeline)
-            action = self._actions.get(key) or self._cache(key, op)
-        return Prepared(op, action, source, timestamp)
+            # with an _id, always create: a replay is a 409, not an overwrite
+            return "create", self.action_line("create", index, pipeline, doc_id)
+        op = self.server.op_type
+        key = (index, pipeline)
+        action = self._actions.get(key)
+        if action is None:
+            if len(self._actions) > 1024:
+                self._actions.clear()
+            action = self._actions[key] = self.action_line(op, index, pipeline, None)
+        if self._static:
+            if len(self._by_time) > 4096:
+                self._by_time.clear()
+            self._by_time[event[TIMESTAMP_START : TIMESTAMP_START + self._depth]] = action
+        return op, action
 
-    def _cache(self, key: tuple[str, str | None], op: OpType) -> bytes:
-        if len(self._actions) > 1024:
-            self._actions.clear()
-        action = self._actions[key] = self.action_line(op, key[0], key[1], None)
-        return action
-
-    def dead_letter(self, prepared: Prepared, index: str, status: int, reason: str) -> Prepared:
-        """libbeat's rewrite of a refused event for the dead-letter index: the original
-        document as the ``message`` string, with the status and Elasticsearch's reason."""
+    def dead_letter(
+        self, batch: PreparedBatch, position: int, index: str, status: int, reason: str
+    ) -> None:
+        """libbeat's rewrite of a refused event for the dead-letter index, in place: the
+        original document as the ``message`` string, with the status and the reason."""
         document = {
-            "@timestamp": prepared.timestamp,
-            "message": prepared.source.decode("utf-8", "replace"),
+            "@timestamp": batch.timestamp(position),
+            "message": batch.sources[position].decode("utf-8", "replace"),
             "error": {"type": status, "message": reason},
         }
         op = self.server.op_type
-        return Prepared(
-            op, self.action_line(op, index, None, None), orjson.dumps(document), prepared.timestamp
-        )
+        batch.replace(position, op, self.action_line(op, index, None, None), orjson.dumps(document))
 
 
-def bulk_body(prepared: Sequence[Prepared], positions: Sequence[int]) -> bytes:
+def bulk_body(batch: PreparedBatch, positions: Sequence[int]) -> bytes:
     """NDJSON body for the events at ``positions``; every line ends with a newline."""
-    parts: list[bytes] = []
-    append = parts.append
-    for i in positions:
-        p = prepared[i]
-        append(p.action)
-        append(p.source)
-    append(b"")
+    parts: list[bytes]
+    if isinstance(positions, range) and positions.step == 1:  # a run: slices, no loop
+        parts = [b""] * (2 * len(positions))
+        parts[0::2] = batch.actions[positions.start : positions.stop]
+        parts[1::2] = batch.sources[positions.start : positions.stop]
+    else:
+        parts = []
+        append = parts.append
+        actions, sources = batch.actions, batch.sources
+        for i in positions:
+            append(actions[i])
+            append(sources[i])
+    parts.append(b"")
     return b"\n".join(parts)

@@ -237,6 +237,8 @@ class EventFormat:
                 pieces.append(piece)
         self._pieces = pieces
         self.needs_event = any(isinstance(p, _Field) for p in pieces)
+        dates = [p.format._depth for p in pieces if isinstance(p, _Date)]
+        self.depth = max(dates, default=0)  # characters of @timestamp the text depends on
         self.constant = all(isinstance(p, _Literal) for p in pieces)
         self._by_timestamp: Callable[[str], str] | None = None
         if not self.needs_event:

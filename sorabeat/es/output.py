@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 import httpx
 
-from sorabeat.es.bulk import ActionBuilder, Prepared, bulk_body
+from sorabeat.es.bulk import ActionBuilder, PreparedBatch, bulk_body
 from sorabeat.es.client import ElasticsearchHost
-from sorabeat.es.format import EventFormat, FormatError, MissingFieldError
+from sorabeat.es.format import EventFormat, FormatError
 from sorabeat.es.hosts import parse_host
 from sorabeat.es.progress import BatchProgress, apply_items
 from sorabeat.es.response import Request, classify, parse_retry_after
@@ -57,9 +57,9 @@ class _RoundFailedError(Exception):
 class _Batch:
     """One publish: its prepared events, progress and the positions now dead-lettered."""
 
-    def __init__(self, size: int, ack: AckFn) -> None:
-        self.progress = BatchProgress(size)
-        self.prepared: list[Prepared | None] = []
+    def __init__(self, prepared: PreparedBatch, ack: AckFn) -> None:
+        self.progress = BatchProgress(len(prepared))
+        self.prepared = prepared
         self.dead_lettered: set[int] = set()
         self.ack = ack
 
@@ -140,20 +140,16 @@ class ElasticsearchOutput:
     async def publish(self, events: Sequence[bytes], ack: AckFn) -> None:
         backoff = Backoff(self.settings.backoff)
         builder = await self._connected(backoff)
-        batch = _Batch(len(events), ack)
-        todo: list[int] = []
-        for position, event in enumerate(events):
-            try:
-                batch.prepared.append(builder.prepare(event))
-                todo.append(position)
-            except (MissingFieldError, FormatError, ValueError) as exc:
-                batch.prepared.append(None)
-                batch.finish((position,))
-                self.metrics.add("output.events.dropped")
-                what = (
-                    f"field {exc.field!r} is missing" if isinstance(exc, MissingFieldError) else exc
-                )
-                log.warning("dropping an event that cannot be indexed: %s", what)
+        prepared, rejected = builder.prepare_all(events)
+        batch = _Batch(prepared, ack)
+        todo: Sequence[int] = range(len(events))  # a range until something fails
+        if rejected:
+            for _position, why in rejected:
+                log.warning("dropping an event that cannot be indexed: %s", why)
+            dropped = sorted({p for p, _ in rejected})
+            batch.finish(dropped)
+            self.metrics.add("output.events.dropped", len(dropped))
+            todo = sorted(set(todo).difference(dropped))
         batch.report()
         while todo:
             retry, retry_after = await self._round(builder, batch, todo)
@@ -168,10 +164,10 @@ class ElasticsearchOutput:
         assert batch.progress.complete, "publish ended with events not done"
 
     async def _round(
-        self, builder: ActionBuilder, batch: _Batch, todo: list[int]
+        self, builder: ActionBuilder, batch: _Batch, todo: Sequence[int]
     ) -> tuple[list[int], float | None]:
         """Send ``todo`` (split on 413); the positions to send again and a wait hint."""
-        chunks: collections.deque[list[int]] = collections.deque([todo])
+        chunks: collections.deque[Sequence[int]] = collections.deque([todo])
         retry: list[int] = []
         while chunks:
             chunk = chunks.popleft()
@@ -189,8 +185,8 @@ class ElasticsearchOutput:
         return sorted(retry), None
 
     async def _send(
-        self, builder: ActionBuilder, batch: _Batch, chunk: list[int]
-    ) -> tuple[list[int], list[list[int]]]:
+        self, builder: ActionBuilder, batch: _Batch, chunk: Sequence[int]
+    ) -> tuple[list[int], list[Sequence[int]]]:
         """One ``_bulk`` request; returns (positions to retry later, chunks to send now)."""
         host = self._next_host()
         try:
@@ -200,7 +196,7 @@ class ElasticsearchOutput:
             self._host_failed(host)
             raise _RoundFailedError() from None
         prepared = batch.prepared
-        body = bulk_body(prepared, chunk)  # type: ignore[arg-type]
+        body = bulk_body(prepared, chunk)
         started = time.perf_counter()
         try:
             reply = await host.bulk(body)
@@ -219,7 +215,7 @@ class ElasticsearchOutput:
         self.metrics.add("output.write.bytes", reply.sent_bytes)
         self.metrics.add("output.write.latency_ms_total", latency_ms)
         self.metrics.set("output.write.latency_ms", latency_ms)
-        ops = [p.op for p in (prepared[i] for i in chunk) if p is not None]
+        ops = [prepared.ops[i] for i in chunk]
         retry_after = parse_retry_after(reply.headers.get("retry-after"), time.time())
         verdict = classify(reply.status, reply.body, ops, retry_after)
         kind = verdict.kind
@@ -269,30 +265,29 @@ class ElasticsearchOutput:
             dead_letter_enabled=self.dead_letter is not None,
             dead_lettered=batch.dead_lettered,
         )
-        retry_set = set(result.retry)
-        dead = {p for p, _, _ in result.dead_letter}
-        batch.finish([p for p in chunk if p not in retry_set and p not in dead])
+        if result.retry or result.dead_letter:
+            pending = set(result.retry).union(p for p, _, _ in result.dead_letter)
+            batch.finish([p for p in chunk if p not in pending])
+        else:
+            batch.finish(chunk)
         self.metrics.add("output.events.acked", result.ok)
         self.metrics.add("output.events.duplicates", result.duplicates)
         self.metrics.add("output.events.toomany", result.toomany)
         self.metrics.add("output.events.failed", result.failed)
         for position, status, reason in result.dropped:
             self.metrics.add("output.events.dropped")
-            p = prepared[position]
             log.warning(
                 "Cannot index event (status=%d) into %s: %s; dropping it",
                 status,
-                _index_of(p),
+                _index_of(prepared.actions[position]),
                 reason,
             )
         sent_again: list[int] = []
         if result.dead_letter:
             assert self.dead_letter is not None
             for position, status, reason in result.dead_letter:
-                p = prepared[position]
-                assert p is not None
-                index = self.dead_letter.render(p.timestamp)
-                prepared[position] = builder.dead_letter(p, index, status, reason)
+                index = self.dead_letter.render(prepared.timestamp(position))
+                builder.dead_letter(prepared, position, index, status, reason)
                 batch.dead_lettered.add(position)
                 sent_again.append(position)
                 log.warning(
@@ -308,15 +303,9 @@ class ElasticsearchOutput:
         await asyncio.gather(*(h.close() for h in self.hosts), return_exceptions=True)
 
 
-def _index_of(prepared: Prepared | None) -> str:
-    if prepared is None:
-        return "?"
-    return (
-        prepared.action.split(b'"_index":', 1)[-1]
-        .split(b",", 1)[0]
-        .split(b"}", 1)[0]
-        .decode("utf-8", "replace")
-    )
+def _index_of(action: bytes) -> str:
+    value = action.split(b'"_index":', 1)[-1].split(b",", 1)[0].split(b"}", 1)[0]
+    return value.decode("utf-8", "replace")
 
 
 def _describe(exc: BaseException) -> str:

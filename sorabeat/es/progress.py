@@ -66,6 +66,9 @@ class BatchProgress:
         self._done[position] = 1
 
     def finish_all(self, positions: Sequence[int]) -> None:
+        if isinstance(positions, range) and positions.step == 1:  # a run: one slice
+            self._done[positions.start : positions.stop] = b"\x01" * len(positions)
+            return
         for position in positions:
             self._done[position] = 1
 

@@ -141,8 +141,11 @@ def classify(
             status,
             message=f"response has {len(items)} items for {len(ops)} events",
         )
-    results: list[ItemResult] = []
     ok = ItemResult(Item.OK, 201)
+    if data.get("errors") is False:
+        # Elasticsearch sets errors whenever an item failed: all done, no per-item work
+        return Verdict(Request.ITEMS, status, [ok] * len(ops), retry_after=retry_after)
+    results: list[ItemResult] = []
     for item, op in zip(items, ops, strict=True):
         inner = _only_value(item)
         item_status = inner.get("status") if inner is not None else None

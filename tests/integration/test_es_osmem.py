@@ -90,11 +90,12 @@ async def _scenario(url: str) -> list[Item]:
         first = make_events(1, document_ids=True)
         conflict = make_events(1, start=1, document={"seq": "not a number"})
         events = [*first, *first, *conflict, *make_events(1, start=2)]
-        prepared = [builder.prepare(e) for e in events]
+        prepared, rejected = builder.prepare_all(events)
+        assert not rejected
         kinds: list[Item] = []
         for batch in ([0], [1, 2, 3]):
             reply = await host.bulk(bulk_body(prepared, batch))
-            verdict = classify(reply.status, reply.body, [prepared[i].op for i in batch])
+            verdict = classify(reply.status, reply.body, [prepared.ops[i] for i in batch])
             assert verdict.kind is Request.ITEMS, verdict
             kinds += [item.kind for item in verdict.items]
         return kinds

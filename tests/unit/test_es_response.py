@@ -193,3 +193,28 @@ def test_progress_prefix_only_grows(flags: list[bool], rnd: object) -> None:
         expected = next((i for i in range(len(flags)) if i not in done), len(flags))
         assert progress.acked == expected
     assert progress.complete
+
+
+def test_errors_false_fast_path_still_counts_items() -> None:
+    body = b'{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}}]}'
+    verdict = classify(200, body, ["create", "create"])
+    assert verdict.kind is Request.ITEMS
+    assert [i.kind for i in verdict.items] == [Item.OK, Item.OK]
+    short = b'{"errors":false,"items":[{"create":{"status":201}}]}'
+    assert classify(200, short, ["create", "create"]).kind is Request.INVALID
+    mixed = b'{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":429}}]}'
+    assert [i.kind for i in classify(200, mixed, ["create"] * 2).items] == [Item.OK, Item.TOO_MANY]
+
+
+@given(st.integers(1, 30), st.data())
+def test_finish_all_runs_and_lists_agree(size: int, data: st.DataObject) -> None:
+    start = data.draw(st.integers(0, size - 1))
+    stop = data.draw(st.integers(start, size))
+    scattered = data.draw(st.lists(st.integers(0, size - 1), max_size=size))
+    a, b = BatchProgress(size), BatchProgress(size)
+    a.finish_all(range(start, stop))
+    b.finish_all(list(range(start, stop)))
+    a.finish_all(scattered)
+    b.finish_all(scattered)
+    assert a.advance() == b.advance()
+    assert [a.is_done(i) for i in range(size)] == [b.is_done(i) for i in range(size)]
