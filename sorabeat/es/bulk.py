@@ -133,27 +133,28 @@ class ActionBuilder:
         static = self._static
         depth_end = TIMESTAMP_START + self._depth
         default_op = self.server.op_type
+        head_end = TIMESTAMP_END + 1  # through the quote closing @timestamp
         for position, event in enumerate(events):
             end = event.find(b"}", METADATA_START) + 1
             if (
                 not end
                 or not event.startswith(HEAD)
-                or (event[TIMESTAMP_END:METADATA_START] != METADATA_KEY)
+                or not event.startswith(METADATA_KEY, TIMESTAMP_END)
             ):
                 rejected.append((position, "not an encoded event (no @timestamp/@metadata head)"))
                 ops.append(default_op)
                 actions.append(b"")
                 sources.append(b"")
                 continue
-            metadata = event[METADATA_START:end]
-            source = HEAD + event[TIMESTAMP_START:TIMESTAMP_END] + b'"' + event[end:]
+            # the event without its @metadata: the head through @timestamp, then the rest
+            source = event[:head_end] + event[end:]
             action = None
             op = default_op
-            if static and b'"_id"' not in metadata:
+            if static and event.find(b'"_id"', METADATA_START, end) < 0:
                 action = by_time.get(event[TIMESTAMP_START:depth_end])
             if action is None:
                 try:
-                    op, action = self._action(event, metadata, source)
+                    op, action = self._action(event, event[METADATA_START:end], source)
                 except MissingFieldError as exc:
                     rejected.append((position, f"field {exc.field!r} is missing"))
                     action = b""
