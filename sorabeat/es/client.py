@@ -80,6 +80,8 @@ class ElasticsearchHost:
             limits=httpx.Limits(
                 max_connections=settings.worker, max_keepalive_connections=settings.worker
             ),
+            proxy=settings.proxy_url,
+            trust_env=not settings.proxy_disable,
         )
         self.server: ServerInfo | None = None
         self._probe_lock = asyncio.Lock()

@@ -54,6 +54,10 @@ class ElasticsearchSettings:
     password: str | None = setting(None, secret=True, doc="Basic auth password.")
     api_key: str | None = setting(None, secret=True, doc="API key as id:key.")
     headers: dict[str, str] = setting(factory=dict, doc="Extra HTTP headers.")
+    proxy_url: str | None = setting(
+        None, doc="HTTP proxy for Elasticsearch (default: the HTTP(S)_PROXY environment)."
+    )
+    proxy_disable: bool = setting(False, doc="Ignore the proxy environment variables.")
     parameters: dict[str, str] = setting(factory=dict, doc="Extra query parameters of _bulk.")
     pipeline: str | None = setting(None, doc="Ingest pipeline (a format string).")
     index: str = setting(DEFAULT_INDEX, doc="Target index (a format string).")

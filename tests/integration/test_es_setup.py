@@ -30,6 +30,8 @@ async def sorabeat(home: Path, *args: str) -> tuple[int, str, str]:
         *args,
         "--path.home",
         str(home),
+        "-e",  # log to stderr, not to files
+        cwd=home,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
