@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import os
 import subprocess
 import sys
@@ -70,8 +69,14 @@ def make_events(count: int) -> list[bytes]:
 
 def start_emulator() -> tuple[subprocess.Popen[bytes], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulators.elasticsearch", "--null-store",
-         "--max-runtime", "900"],
+        [
+            sys.executable,
+            "-m",
+            "tests.emulators.elasticsearch",
+            "--null-store",
+            "--max-runtime",
+            "900",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -88,11 +93,12 @@ async def run_sorabeat(url: str, events: Sequence[bytes], workers: int, level: i
     settings = ElasticsearchSettings(hosts=[url], worker=workers, compression_level=level)
     output = ElasticsearchOutput(settings, AGENT, Registry())
     slots = asyncio.Semaphore(output.max_in_flight)
-    acked = collections.Counter[int]()
 
     async def one(batch: Sequence[bytes]) -> None:
+        acked = [0]
         async with slots:
-            await output.publish(batch, lambda n: acked.update({id(batch): 0}))
+            await output.publish(batch, lambda n: acked.__setitem__(0, n))
+        assert acked[0] == len(batch), f"{acked[0]} of {len(batch)} acknowledged"
 
     size = output.batch_size
     batches = [events[i : i + size] for i in range(0, len(events), size)]
