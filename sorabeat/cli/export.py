@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from sorabeat.cli.common import load_config
+from sorabeat.cli.common import CliError, load_config
 from sorabeat.config.secrets import mask_secrets
 
 
@@ -20,6 +20,16 @@ def register(
         "config", parents=[common], help="the merged configuration, secrets masked"
     )
     config.set_defaults(handler=export_config)
+    template = what.add_parser(
+        "template", parents=[common], help="the index template, as JSON, from fields.yml"
+    )
+    template.add_argument(
+        "--es.version",
+        dest="es_version",
+        default="8.15.0",
+        help="Elasticsearch version the template is for (default 8.15.0; < 7.8: legacy)",
+    )
+    template.set_defaults(handler=export_template)
 
 
 def _plain(value: object) -> object:
@@ -36,4 +46,26 @@ def export_config(args: argparse.Namespace) -> int:
     loaded = load_config(args)
     data = _plain(mask_secrets(loaded.raw.data))
     yaml.safe_dump(data, sys.stdout, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return 0
+
+
+def export_template(args: argparse.Namespace) -> int:
+    import orjson
+
+    from sorabeat.cli.setup import setup_agent
+    from sorabeat.es.bulk import ServerInfo, parse_version
+    from sorabeat.es.index_management import SetupError, render_template
+
+    loaded = load_config(args)
+    try:
+        version = parse_version(args.es_version)
+    except ValueError as exc:
+        raise CliError(f"--es.version: {exc}", 2) from None
+    try:
+        _name, body = render_template(
+            loaded.settings.setup.template, setup_agent(loaded), ServerInfo(version)
+        )
+    except SetupError as exc:
+        raise CliError(str(exc)) from None
+    sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from sorabeat.config.schema import PositiveSeconds, Range, setting
+from sorabeat.es.format import EventFormat, FormatError
+from sorabeat.es.hosts import parse_host
 from sorabeat.outputs.backoff import BackoffSettings
 from sorabeat.tls import TLSSettings
 
@@ -52,6 +54,10 @@ class ElasticsearchSettings:
     password: str | None = setting(None, secret=True, doc="Basic auth password.")
     api_key: str | None = setting(None, secret=True, doc="API key as id:key.")
     headers: dict[str, str] = setting(factory=dict, doc="Extra HTTP headers.")
+    proxy_url: str | None = setting(
+        None, doc="HTTP proxy for Elasticsearch (default: the HTTP(S)_PROXY environment)."
+    )
+    proxy_disable: bool = setting(False, doc="Ignore the proxy environment variables.")
     parameters: dict[str, str] = setting(factory=dict, doc="Extra query parameters of _bulk.")
     pipeline: str | None = setting(None, doc="Ingest pipeline (a format string).")
     index: str = setting(DEFAULT_INDEX, doc="Target index (a format string).")
@@ -74,4 +80,22 @@ class ElasticsearchSettings:
         policy = self.non_indexable_policy
         if policy.drop is not None and policy.dead_letter_index is not None:
             out.append(("non_indexable_policy", "set either drop or dead_letter_index"))
+        for i, host in enumerate(self.hosts):
+            try:
+                parse_host(host, self.protocol, self.path)
+            except ValueError as exc:
+                out.append((f"hosts.{i}", str(exc)))
+        formats = {"index": self.index, "pipeline": self.pipeline}
+        if policy.dead_letter_index is not None:
+            formats["non_indexable_policy.dead_letter_index.index"] = policy.dead_letter_index.index
+        for key, text in formats.items():
+            if text is None:
+                continue
+            try:
+                compiled = EventFormat(text, {"agent.version": "x"})
+            except FormatError as exc:
+                out.append((key, str(exc)))
+                continue
+            if key.endswith("dead_letter_index.index") and compiled.needs_event:
+                out.append((key, "may reference agent fields and dates only, not event fields"))
         return out

@@ -1,0 +1,84 @@
+"""``sorabeat setup``: prepare the backends. Each part has its flag (``--index-management``
+...); plain ``sorabeat setup`` runs every part. Parts are listed in ``PARTS``: a new part
+(dashboards) adds itself there."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sorabeat import __version__
+from sorabeat.cli.common import CliError, load_config, setup_logging
+from sorabeat.config.load import LoadedConfig
+from sorabeat.event import AgentInfo
+
+Write = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SetupPart:
+    flag: str  # --<flag>
+    help: str
+    run: Callable[[LoadedConfig, Write], None]  # raises CliError on failure
+
+
+def setup_agent(loaded: LoadedConfig) -> AgentInfo:
+    """Who is setting up: only the version and name matter here (no data directory)."""
+    hostname = socket.gethostname()
+    return AgentInfo(
+        name=loaded.settings.name or hostname,
+        hostname=hostname,
+        id="",
+        ephemeral_id="",
+        version=__version__,
+    )
+
+
+def index_management(loaded: LoadedConfig, write: Write) -> None:
+    from sorabeat.es.index_management import SetupError, load_template
+
+    es = loaded.settings.output.elasticsearch
+    if es is None or not es.enabled:
+        raise CliError(
+            "Index management needs the Elasticsearch output: configure output.elasticsearch "
+            "(or pass -E output.elasticsearch.hosts=[...] with the other output disabled)"
+        )
+    try:
+        asyncio.run(load_template(es, loaded.settings.setup.template, setup_agent(loaded), write))
+    except SetupError as exc:
+        raise CliError(f"Index management failed: {exc}") from None
+
+
+PARTS: list[SetupPart] = [
+    SetupPart("index-management", "load the index template into Elasticsearch", index_management),
+]
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    parser = sub.add_parser(
+        "setup", parents=[common], help="set up the index template (and every other part)"
+    )
+    for part in PARTS:
+        parser.add_argument(
+            f"--{part.flag}",
+            dest=f"setup_{part.flag.replace('-', '_')}",
+            action="store_true",
+            help=part.help,
+        )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    loaded = load_config(args)
+    setup_logging(args, loaded)
+    chosen = [p for p in PARTS if getattr(args, f"setup_{p.flag.replace('-', '_')}", False)]
+    for part in chosen or PARTS:
+        print(f"{part.flag}:")
+        part.run(loaded, lambda line: print(f"  {line}", flush=True))
+    print("Setup finished")
+    return 0

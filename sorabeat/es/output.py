@@ -1,0 +1,315 @@
+"""``output.elasticsearch``: parallel ``_bulk`` requests with per-item error handling.
+
+Each publish sends its batch, reads every item, acknowledges the done prefix, and sends
+again only what failed (429, 5xx, transport errors, whole-request failures), with backoff,
+until every event is indexed, a duplicate, dead-lettered or refused for good. It never
+gives up on an event because the cluster is unreachable: the spool keeps it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import logging
+import random
+import time
+from collections.abc import Sequence
+
+import httpx
+
+from sorabeat.es.bulk import ActionBuilder, PreparedBatch, bulk_body
+from sorabeat.es.client import ElasticsearchHost
+from sorabeat.es.format import EventFormat, FormatError
+from sorabeat.es.hosts import parse_host
+from sorabeat.es.progress import BatchProgress, apply_items
+from sorabeat.es.response import Request, classify, parse_retry_after
+from sorabeat.es.root import CredentialsError, RootError
+from sorabeat.es.settings import ElasticsearchSettings
+from sorabeat.event import AgentInfo
+from sorabeat.monitoring.registry import Registry
+from sorabeat.outputs.backoff import Backoff
+from sorabeat.outputs.base import AckFn
+
+log = logging.getLogger("sorabeat.elasticsearch")
+
+
+def agent_fields(agent: AgentInfo) -> dict[str, str]:
+    """Fields every event carries with values known at start: resolved once in formats."""
+    return {
+        "agent.name": agent.name,
+        "agent.hostname": agent.hostname,
+        "agent.id": agent.id,
+        "agent.ephemeral_id": agent.ephemeral_id,
+        "agent.version": agent.version,
+        "agent.type": agent.type,
+    }
+
+
+class _RoundFailedError(Exception):
+    """The rest of a round cannot be sent now: back off and retry."""
+
+    def __init__(self, retry_after: float | None = None) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
+class _Batch:
+    """One publish: its prepared events, progress and the positions now dead-lettered."""
+
+    def __init__(self, prepared: PreparedBatch, ack: AckFn) -> None:
+        self.progress = BatchProgress(len(prepared))
+        self.prepared = prepared
+        self.dead_lettered: set[int] = set()
+        self.ack = ack
+
+    def finish(self, positions: Sequence[int]) -> None:
+        self.progress.finish_all(positions)
+
+    def report(self) -> None:
+        moved = self.progress.advance()
+        if moved is not None:
+            self.ack(moved)
+
+
+class ElasticsearchOutput:
+    name = "elasticsearch"
+
+    def __init__(
+        self, settings: ElasticsearchSettings, agent: AgentInfo, metrics: Registry
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.batch_size = settings.bulk_max_size
+        self.hosts = [
+            ElasticsearchHost(parse_host(h, settings.protocol, settings.path), settings)
+            for h in settings.hosts
+        ]
+        if not self.hosts:
+            raise ValueError("output.elasticsearch.hosts is empty")
+        per_host = settings.worker
+        self.max_in_flight = per_host * (len(self.hosts) if settings.loadbalance else 1)
+        static = agent_fields(agent)
+        self.index = EventFormat(settings.index, static)
+        self.pipeline = EventFormat(settings.pipeline, static) if settings.pipeline else None
+        dead_letter = settings.non_indexable_policy.dead_letter_index
+        self.dead_letter = EventFormat(dead_letter.index, static) if dead_letter else None
+        if self.dead_letter is not None and self.dead_letter.needs_event:
+            raise FormatError("the dead-letter index may use agent fields and dates only")
+        self._round_robin = itertools.count(random.randrange(len(self.hosts)))
+        self._sticky = random.randrange(len(self.hosts))
+        self._builder: ActionBuilder | None = None
+
+    # ------------------------------------------------------------------- hosts
+    def _next_host(self) -> ElasticsearchHost:
+        if self.settings.loadbalance:
+            return self.hosts[next(self._round_robin) % len(self.hosts)]
+        return self.hosts[self._sticky]
+
+    def _host_failed(self, host: ElasticsearchHost) -> None:
+        host.failed()
+        if not self.settings.loadbalance and len(self.hosts) > 1:
+            others = [i for i, h in enumerate(self.hosts) if h is not host]
+            self._sticky = random.choice(others)
+
+    async def _connected(self, backoff: Backoff) -> ActionBuilder:
+        """The action builder, after some host answered ``GET /`` (waiting with backoff)."""
+        while self._builder is None:
+            host = self._next_host()
+            try:
+                server = await host.connect()
+            except (httpx.TransportError, RootError) as exc:
+                self._log_connect_failure(host, exc)
+                self._host_failed(host)
+                await asyncio.sleep(backoff.next_wait())
+                continue
+            if self._builder is None:
+                self._builder = ActionBuilder(self.index, self.pipeline, server)
+        return self._builder
+
+    def _log_connect_failure(self, host: ElasticsearchHost, exc: Exception) -> None:
+        self.metrics.add("output.elasticsearch.connect_errors")
+        if isinstance(exc, CredentialsError):
+            log.error("Elasticsearch at %s refused the credentials: %s", host.url, exc)
+        elif isinstance(exc, RootError):
+            log.error("Elasticsearch at %s is not usable: %s", host.url, exc)
+        else:
+            log.warning("cannot reach Elasticsearch at %s: %s", host.url, _describe(exc))
+
+    # ----------------------------------------------------------------- publish
+    async def publish(self, events: Sequence[bytes], ack: AckFn) -> None:
+        backoff = Backoff(self.settings.backoff)
+        builder = await self._connected(backoff)
+        prepared, rejected = builder.prepare_all(events)
+        batch = _Batch(prepared, ack)
+        todo: Sequence[int] = range(len(events))  # a range until something fails
+        if rejected:
+            for _position, why in rejected:
+                log.warning("dropping an event that cannot be indexed: %s", why)
+            dropped = sorted({p for p, _ in rejected})
+            batch.finish(dropped)
+            self.metrics.add("output.events.dropped", len(dropped))
+            todo = sorted(set(todo).difference(dropped))
+        batch.report()
+        while todo:
+            retry, retry_after = await self._round(builder, batch, todo)
+            if not retry:
+                break
+            self.metrics.add("output.events.retried", len(retry))
+            wait = backoff.next_wait()
+            if retry_after is not None:
+                wait = max(wait, retry_after)
+            await asyncio.sleep(wait)
+            todo = retry
+        assert batch.progress.complete, "publish ended with events not done"
+
+    async def _round(
+        self, builder: ActionBuilder, batch: _Batch, todo: Sequence[int]
+    ) -> tuple[list[int], float | None]:
+        """Send ``todo`` (split on 413); the positions to send again and a wait hint."""
+        chunks: collections.deque[Sequence[int]] = collections.deque([todo])
+        retry: list[int] = []
+        while chunks:
+            chunk = chunks.popleft()
+            try:
+                again, extra = await self._send(builder, batch, chunk)
+            except _RoundFailedError as failure:
+                retry.extend(chunk)
+                for rest in chunks:
+                    retry.extend(rest)
+                self.metrics.add("output.events.failed", len(chunk))
+                return sorted(retry), failure.retry_after
+            retry.extend(again)
+            chunks.extendleft(reversed(extra))
+            batch.report()
+        return sorted(retry), None
+
+    async def _send(
+        self, builder: ActionBuilder, batch: _Batch, chunk: Sequence[int]
+    ) -> tuple[list[int], list[Sequence[int]]]:
+        """One ``_bulk`` request; returns (positions to retry later, chunks to send now)."""
+        host = self._next_host()
+        try:
+            await host.connect()
+        except (httpx.TransportError, RootError) as exc:
+            self._log_connect_failure(host, exc)
+            self._host_failed(host)
+            raise _RoundFailedError() from None
+        prepared = batch.prepared
+        body = bulk_body(prepared, chunk)
+        started = time.perf_counter()
+        try:
+            reply = await host.bulk(body)
+        except httpx.TransportError as exc:
+            self.metrics.add("output.write.errors")
+            log.warning(
+                "bulk request of %d events to %s failed: %s; retrying",
+                len(chunk),
+                host.url,
+                _describe(exc),
+            )
+            self._host_failed(host)
+            raise _RoundFailedError() from None
+        latency_ms = (time.perf_counter() - started) * 1000
+        self.metrics.add("output.elasticsearch.bulk_requests")
+        self.metrics.add("output.write.bytes", reply.sent_bytes)
+        self.metrics.add("output.write.latency_ms_total", latency_ms)
+        self.metrics.set("output.write.latency_ms", latency_ms)
+        ops = [prepared.ops[i] for i in chunk]
+        retry_after = parse_retry_after(reply.headers.get("retry-after"), time.time())
+        verdict = classify(reply.status, reply.body, ops, retry_after)
+        kind = verdict.kind
+        if kind is Request.SPLIT:
+            if len(chunk) > 1:
+                half = len(chunk) // 2
+                log.info("%s: request too large (413); splitting %d events", host.url, len(chunk))
+                return [], [chunk[:half], chunk[half:]]
+            log.error(
+                "dropping an event Elasticsearch at %s refuses as too large (413) even alone",
+                host.url,
+            )
+            self.metrics.add("output.events.dropped")
+            batch.finish(chunk)
+            return [], []
+        if kind is Request.CREDENTIALS:
+            log.error(
+                "Elasticsearch at %s refused the credentials (%d %s): check "
+                "output.elasticsearch.username/password or api_key and the user's privileges",
+                host.url,
+                verdict.status,
+                verdict.message,
+            )
+            raise _RoundFailedError(verdict.retry_after)
+        if kind is Request.RETRY:
+            if verdict.status == 429:
+                self.metrics.add("output.events.toomany", len(chunk))
+            log.warning(
+                "bulk request to %s answered %d (%s); retrying %d events",
+                host.url,
+                verdict.status,
+                verdict.message,
+                len(chunk),
+            )
+            raise _RoundFailedError(verdict.retry_after)
+        if kind is Request.INVALID:
+            log.error(
+                "bulk response from %s is unusable (%s); retrying %d events",
+                host.url,
+                verdict.message,
+                len(chunk),
+            )
+            raise _RoundFailedError()
+        result = apply_items(
+            chunk,
+            verdict.items,
+            dead_letter_enabled=self.dead_letter is not None,
+            dead_lettered=batch.dead_lettered,
+        )
+        if result.retry or result.dead_letter:
+            pending = set(result.retry).union(p for p, _, _ in result.dead_letter)
+            batch.finish([p for p in chunk if p not in pending])
+        else:
+            batch.finish(chunk)
+        self.metrics.add("output.events.acked", result.ok)
+        self.metrics.add("output.events.duplicates", result.duplicates)
+        self.metrics.add("output.events.toomany", result.toomany)
+        self.metrics.add("output.events.failed", result.failed)
+        for position, status, reason in result.dropped:
+            self.metrics.add("output.events.dropped")
+            log.warning(
+                "Cannot index event (status=%d) into %s: %s; dropping it",
+                status,
+                _index_of(prepared.actions[position]),
+                reason,
+            )
+        sent_again: list[int] = []
+        if result.dead_letter:
+            assert self.dead_letter is not None
+            for position, status, reason in result.dead_letter:
+                index = self.dead_letter.render(prepared.timestamp(position))
+                builder.dead_letter(prepared, position, index, status, reason)
+                batch.dead_lettered.add(position)
+                sent_again.append(position)
+                log.warning(
+                    "Cannot index event (status=%d): %s; sending it to the dead-letter index %s",
+                    status,
+                    reason,
+                    index,
+                )
+            self.metrics.add("output.events.dead_lettered", len(sent_again))
+        return result.retry, [sent_again] if sent_again else []
+
+    async def close(self) -> None:
+        await asyncio.gather(*(h.close() for h in self.hosts), return_exceptions=True)
+
+
+def _index_of(action: bytes) -> str:
+    value = action.split(b'"_index":', 1)[-1].split(b",", 1)[0].split(b"}", 1)[0]
+    return value.decode("utf-8", "replace")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    return text

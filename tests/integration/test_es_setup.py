@@ -1,0 +1,120 @@
+"""Index management end to end: ``sorabeat setup`` and ``export template`` as real
+subprocesses against the emulator, then the loaded template deciding what a cluster
+accepts (sample events of every generation go in; a type violation is refused)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from sorabeat.es.settings import DeadLetterIndex, NonIndexablePolicy
+from sorabeat.monitoring.registry import Registry
+from tests.emulators.elasticsearch import ElasticsearchEmulator
+from tests.es_support import AckRecorder, es_settings, make_events, new_output
+from tests.sora_samples import sample_events
+
+pytestmark = pytest.mark.timeout(120)
+CLI = "from sorabeat.cli import main; raise SystemExit(main())"
+TEMPLATE = "sorabeat-0.1.0"
+
+
+async def sorabeat(home: Path, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CLI,
+        *args,
+        "--path.home",
+        str(home),
+        "-e",  # log to stderr, not to files
+        cwd=home,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def write_config(home: Path, url: str) -> None:
+    (home / "sorabeat.yml").write_text(f'output.elasticsearch:\n  hosts: ["{url}"]\n')
+    (home / "sorabeat.yml").chmod(0o600)
+
+
+async def test_setup_loads_the_template_once(tmp_path: Path) -> None:
+    async with ElasticsearchEmulator() as es:
+        write_config(tmp_path, es.url)
+        code, out, err = await sorabeat(tmp_path, "setup", "--index-management")
+        assert code == 0, err
+        assert f"Loaded index template {TEMPLATE} (pattern sorabeat-0.1.0-*)" in out
+        assert "Connected to elasticsearch 8.15.0" in out
+        assert es.templates[TEMPLATE]["index_patterns"] == ["sorabeat-0.1.0-*"]
+        code, out, err = await sorabeat(tmp_path, "setup")  # plain setup runs every part
+        assert code == 0, err
+        assert "already exists; not overwritten" in out
+        code, out, _ = await sorabeat(tmp_path, "setup", "-E", "setup.template.overwrite=true")
+        assert code == 0
+        assert "Loaded index template" in out
+        puts = [r for r in es.requests if r.method == "PUT"]
+        assert len(puts) == 2
+
+
+async def test_setup_errors_are_clear(tmp_path: Path) -> None:
+    async with ElasticsearchEmulator(users={"elastic": "right"}) as es:
+        write_config(tmp_path, es.url)
+        code, _out, err = await sorabeat(tmp_path, "setup", "--index-management")
+        assert code == 1
+        assert "Index management failed" in err
+        assert "credentials refused (401)" in err
+        assert "Traceback" not in err
+    (tmp_path / "sorabeat.yml").write_text("output.console: {}\n")
+    code, _, err = await sorabeat(tmp_path, "setup", "--index-management")
+    assert code == 1
+    assert "needs the Elasticsearch output" in err
+
+
+async def test_export_template_matches_what_setup_loads(tmp_path: Path) -> None:
+    async with ElasticsearchEmulator() as es:
+        write_config(tmp_path, es.url)
+        code, exported, err = await sorabeat(tmp_path, "export", "template")
+        assert code == 0, err
+        assert (await sorabeat(tmp_path, "setup"))[0] == 0
+        assert orjson.loads(exported) == es.templates[TEMPLATE]
+        code, legacy, _ = await sorabeat(tmp_path, "export", "template", "--es.version", "7.7.0")
+        assert code == 0
+        assert orjson.loads(legacy)["order"] == 1
+
+
+async def test_template_maps_every_sample_and_refuses_violations(tmp_path: Path) -> None:
+    async with ElasticsearchEmulator() as es:
+        write_config(tmp_path, es.url)
+        assert (await sorabeat(tmp_path, "setup"))[0] == 0
+        metrics = Registry()
+        policy = NonIndexablePolicy(dead_letter_index=DeadLetterIndex(index="sorabeat-dlq"))
+        out = new_output(es_settings(es.url, non_indexable_policy=policy), metrics)
+        samples = sample_events()
+        await out.publish(samples, AckRecorder(len(samples)))
+        assert es.count("sorabeat-0.1.0-2026.01.02") == len(samples)
+        assert metrics.total("output.events.dead_lettered") == 0
+        mappings = es.indices["sorabeat-0.1.0-2026.01.02"].mappings
+        # the template decided, not the first document: a whole-number mean is still double
+        assert mappings["sora.stats.erlang_vm.statistics.active_tasks_mean"] == "double"
+        # a document violating a mapped type: refused and dead-lettered; the rest goes in
+        bad = make_events(
+            1, start=90, metricset="stats", document={"total_ongoing_connections": "many"}
+        )
+        good = make_events(
+            2, start=91, metricset="stats", document={"total_ongoing_connections": 3}
+        )
+        await out.publish([good[0], *bad, good[1]], AckRecorder(3))
+        await out.close()
+        assert es.count("sorabeat-0.1.0-2026.01.02") == len(samples) + 2
+        (letter,) = es.documents("sorabeat-dlq")
+        assert "total_ongoing_connections" in letter["error"]["message"]
+        assert (
+            orjson.loads(letter["message"])["sora"]["stats"]["total_ongoing_connections"] == "many"
+        )
