@@ -47,7 +47,7 @@ def make_events(
         body = {"seq": seq, "channel_id": "sora", "connection_id": f"C{seq:08d}"}
         body.update(document or {})
         docs.append((f"C{seq:08d}", body))
-    return encoder.encode(epoch_ms, 1000, docs)
+    return encoder.encode_objects(epoch_ms, 1000, docs)
 
 
 def es_settings(url: str | Sequence[str], **overrides: Any) -> ElasticsearchSettings:

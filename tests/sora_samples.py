@@ -1,8 +1,7 @@
 """Sample events of every Sora generation, encoded by the real envelope code.
 
-The one place the field tests get their events from. They come from the reference's sample
-responses (tests/fixtures/sora_samples.json). To test against the Sora simulator instead,
-make ``sample_events`` return the simulator's encoded events; nothing else changes.
+The one place the field tests get their events from: the reference's sample responses
+(tests/fixtures/sora_samples.json) and the Sora simulator's documents for every profile.
 """
 
 from __future__ import annotations
@@ -13,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sorabeat.event import EnvelopeSettings, MetricsetEncoder
-from sorabeat.sora.connections import add_channel_client_id, identity
+from sorabeat.sora.connections import documents_from_objects
+from sorabeat.sora.simulator import SoraSimulator
 from sorabeat.sora.stats import add_aggregates
 from tests.es_support import AGENT, EPOCH_MS
 
@@ -21,7 +21,12 @@ FIXTURE = Path(__file__).parent / "fixtures" / "sora_samples.json"
 
 
 def sora_responses() -> dict[str, Any]:
+    """The reference's samples, and what the simulator answers, per metricset and profile."""
     data: dict[str, Any] = json.loads(FIXTURE.read_text())
+    for profile in ("2017", "2018", "current"):
+        simulator = SoraSimulator(profile, 3, seed=1, churn=0)
+        data["stats"][f"simulator-{profile}"] = simulator.stats_document()
+        data["connections"][f"simulator-{profile}"] = simulator.connection_documents()
     return data
 
 
@@ -46,11 +51,10 @@ def sample_events(document_ids: bool = False) -> list[bytes]:
                 doc = copy.deepcopy(response)
                 if metricset == "stats":
                     add_aggregates(doc)
-                    documents = [("", doc)]
+                    events += encoder.encode_objects(EPOCH_MS, 2_140_000, [("", doc)])
                 else:
-                    add_channel_client_id(doc)
-                    documents = [(identity(c), c) for c in doc]
-                assert documents, profile
-                events += encoder.encode(EPOCH_MS, 2_140_000, documents)
+                    documents = documents_from_objects(doc)
+                    assert documents, profile
+                    events += encoder.encode(EPOCH_MS, 2_140_000, documents)
             events.append(encoder.encode_error(EPOCH_MS, 1000, "connection refused"))
     return events

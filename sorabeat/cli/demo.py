@@ -31,7 +31,9 @@ from sorabeat.sora.simulator import SoraSimulator
 from sorabeat.tls import server_context
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     parser = sub.add_parser(
         "demo",
         parents=[common],
@@ -39,7 +41,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     )
     parser.add_argument("--duration", type=float, default=15.0, help="seconds to run (default 15)")
     parser.add_argument("--period", default="2s", help="poll period (default 2s)")
-    parser.add_argument("--connections", type=int, default=10, help="simulated connections (default 10)")
+    parser.add_argument(
+        "--connections", type=int, default=10, help="simulated connections (default 10)"
+    )
     parser.add_argument("--profile", default="current", choices=["2017", "2018", "current"])
     parser.add_argument(
         "--keep", metavar="DIR", help="keep the received events, certificates and spool in DIR"
@@ -87,8 +91,16 @@ async def demo(args: argparse.Namespace, period: float, workdir: str) -> int:
     )
     ls_host, ls_port = await receiver.start("127.0.0.1", 0)
     try:
-        loaded = _config(args, workdir, period, (sora_host, sora_port), (ls_host, ls_port),
-                         ca_path, client_cert, client_key)
+        loaded = _config(
+            args,
+            workdir,
+            period,
+            (sora_host, sora_port),
+            (ls_host, ls_port),
+            ca_path,
+            client_cert,
+            client_key,
+        )
         print(
             f"sorabeat demo: polling a simulated Sora ({args.profile} profile, "
             f"{args.connections} connections) at http://{sora_host}:{sora_port}/ every "
@@ -177,7 +189,9 @@ async def _progress(metrics: Registry, receiver: LumberjackReceiver, period: flo
             last = produced
 
 
-def _summary(metrics: Registry, receiver: LumberjackReceiver, kept: str | None, received: str) -> int:
+def _summary(
+    metrics: Registry, receiver: LumberjackReceiver, kept: str | None, received: str
+) -> int:
     produced = int(metrics.total("spool.events.appended"))
     acked = int(metrics.total("spool.events.acked"))
     polls = int(metrics.total("sora.polls.ok") + metrics.total("sora.polls.failed"))
