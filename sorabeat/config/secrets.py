@@ -22,6 +22,13 @@ def _matches(pattern: Path, path: Path) -> bool:
     )
 
 
+def _is_secret(path: Path, key: str, value: Any, patterns: list[Path]) -> bool:
+    child = (*path, key)
+    if bool(path) and path[-1] == "headers" and key.lower() in SECRET_HEADERS:
+        return True
+    return value is not None and any(_matches(p, child) for p in patterns)
+
+
 def mask_secrets(data: dict[str, Any]) -> dict[str, Any]:
     """A copy of raw settings with every secret value, and secret-bearing headers, masked."""
     patterns = secret_paths()
@@ -30,18 +37,51 @@ def mask_secrets(data: dict[str, Any]) -> dict[str, Any]:
     def walk(node: Any, path: Path) -> Any:
         if isinstance(node, dict):
             for key, value in node.items():
-                child = (*path, str(key))
-                secret_header = (
-                    bool(path) and path[-1] == "headers" and (str(key).lower() in SECRET_HEADERS)
-                )
-                secret_setting = value is not None and any(_matches(p, child) for p in patterns)
-                if secret_header or secret_setting:
+                if _is_secret(path, str(key), value, patterns):
                     node[key] = MASK
                 else:
-                    node[key] = walk(value, child)
+                    node[key] = walk(value, (*path, str(key)))
             return node
         if isinstance(node, list):
             return [walk(item, (*path, "*")) for item in node]
         return node
 
     return walk(out, ())  # type: ignore[no-any-return]
+
+
+def secret_values(data: dict[str, Any]) -> set[str]:
+    """The text of every secret setting and secret-bearing header in raw settings.
+
+    A header such as ``Authorization: Bearer abc`` yields both the whole value and the
+    credential after the scheme, as either may end up in a message.
+    """
+    patterns = secret_paths()
+    found: set[str] = set()
+
+    def collect(value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                collect(v)
+        elif isinstance(value, list):
+            for v in value:
+                collect(v)
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            text = str(value)
+            found.add(text)
+            scheme, _, credential = text.partition(" ")
+            if credential.strip() and scheme.isalpha():
+                found.add(credential.strip())
+
+    def walk(node: Any, path: Path) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if _is_secret(path, str(key), value, patterns):
+                    collect(value)
+                else:
+                    walk(value, (*path, str(key)))
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, (*path, "*"))
+
+    walk(data, ())
+    return {v for v in found if v}
