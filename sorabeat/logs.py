@@ -20,7 +20,10 @@ from typing import Any
 
 import orjson
 
+from sorabeat.config.secrets import MASK, MIN_MASKED_LENGTH, SecretScrubber
 from sorabeat.config.settings import LoggingSettings
+
+__all__ = ["MASK", "MIN_MASKED_LENGTH", "configure"]
 
 SELECTORS = (
     "sora",
@@ -46,9 +49,6 @@ _ECS_LEVELS = {
     logging.ERROR: "error",
     logging.CRITICAL: "critical",
 }
-MASK = "xxxxx"
-# Shorter values cannot be masked without mangling every line ("a" would go everywhere).
-MIN_MASKED_LENGTH = 4
 STDERR_ENVIRONMENTS = frozenset({"systemd", "container"})
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
@@ -91,45 +91,20 @@ class SelectorFilter(logging.Filter):
 
 
 class SecretFilter(logging.Filter):
-    """Replaces every known secret value in a record (message, arguments, extra fields,
-    exception and stack text) by ``xxxxx`` before any formatter sees it.
-
-    Each secret is also matched as ``repr`` and JSON would escape it, since ``%r`` of a
-    mapping or a JSON dump may carry it in that form.
-    """
+    """Masks every known secret value in a record (message, arguments, extra fields,
+    exception and stack text) before any formatter sees it."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        forms: set[str] = set()
-        for secret in secrets:
-            if len(secret) < MIN_MASKED_LENGTH:
-                continue
-            forms.add(secret)
-            forms.add(repr(secret)[1:-1])
-            forms.add(orjson.dumps(secret).decode()[1:-1])
-        # longest first, so a secret containing another is masked whole
-        self.forms = sorted(forms, key=len, reverse=True)
+        self.scrubber = SecretScrubber(secrets)
 
     def scrub(self, text: str) -> str:
-        for form in self.forms:
-            if form in text:
-                text = text.replace(form, MASK)
-        return text
-
-    def _scrub_value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.scrub(value)
-        if isinstance(value, dict):
-            return {k: self._scrub_value(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self._scrub_value(v) for v in value]
-        return value
+        return self.scrubber.scrub(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.forms:
+        if not self.scrubber.forms:
             return True
-        message = record.getMessage()
-        record.msg = self.scrub(message)
+        record.msg = self.scrub(record.getMessage())
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -138,7 +113,7 @@ class SecretFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = self.scrub(record.stack_info)
         for key, value in extra_fields(record).items():
-            setattr(record, key, self._scrub_value(value))
+            setattr(record, key, self.scrubber.scrub_value(value))
         return True
 
 
@@ -233,8 +208,12 @@ def configure(
     selectors: Sequence[str] = (),
     environment: str | None = None,
     secrets: Iterable[str] = (),
+    logs_dir: str = "logs",
 ) -> None:
-    """Route sorabeat's loggers per the settings; safe to call more than once."""
+    """Route sorabeat's loggers per the settings; safe to call more than once.
+
+    ``logs_dir`` is path.logs, where files go unless ``logging.files.path`` says otherwise.
+    """
     root = logging.getLogger("sorabeat")
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -255,9 +234,10 @@ def configure(
         handler = logging.StreamHandler(sys.stderr)
     else:
         files = settings.files
-        os.makedirs(files.path, exist_ok=True)
+        directory = files.path or logs_dir
+        os.makedirs(directory, exist_ok=True)
         handler = RotatingFile(
-            os.path.join(files.path, files.name),
+            os.path.join(directory, files.name),
             max_bytes=files.rotateeverybytes,
             keep=files.keepfiles,
             permissions=files.permissions,

@@ -166,6 +166,7 @@ def setup_logging(args: argparse.Namespace, loaded: LoadedConfig) -> None:
         selectors=selectors(args),
         environment=args.environment,
         secrets=loaded.secret_values,
+        logs_dir=loaded.paths.logs,
     )
 
 

@@ -92,7 +92,7 @@ class QueueSection:
 
 @dataclass(frozen=True)
 class LogFilesSettings:
-    path: str = setting("${path.logs}", doc="Directory of the log files.")
+    path: str | None = setting(None, doc="Directory of the log files; default: path.logs.")
     name: str = setting("sorabeat", doc="Name of the active log file.")
     rotateeverybytes: Size = setting(10 * 1024 * 1024, doc="Rotate at this size.")
     keepfiles: Annotated[int, Range(2, 1024)] = setting(7, doc="Log files kept.")
