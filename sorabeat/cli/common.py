@@ -160,6 +160,17 @@ def selectors(args: argparse.Namespace) -> list[str]:
 
 
 def setup_logging(args: argparse.Namespace, loaded: LoadedConfig) -> None:
+    try:
+        _configure_logging(args, loaded)
+    except OSError as exc:
+        where = exc.filename or loaded.paths.logs
+        raise CliError(
+            f"cannot write log files in {where}: {exc.strerror} (check --path.logs and "
+            "logging.files.path, or log to stderr with -e)"
+        ) from None
+
+
+def _configure_logging(args: argparse.Namespace, loaded: LoadedConfig) -> None:
     logs.configure(
         loaded.settings.logging,
         to_stderr=args.log_stderr,

@@ -459,3 +459,11 @@ def test_bash_completion(tmp_path: Path) -> None:
     assert complete(script, "test", "modules", "s") == ["sora", "stats"]
     (tmp_path / "conf-a.yml").write_text("")
     assert complete(script, "-c", "conf-", cwd=tmp_path) == ["conf-a.yml"]
+
+
+def test_unwritable_log_directory_is_a_clear_error(tmp_path: Path) -> None:
+    home = make_home(tmp_path, FILE_OUTPUT)
+    (home / "logs").write_text("a file where the directory should be")
+    result = sorabeat("run", home=home)
+    assert result.returncode == 1 and "cannot write log files in" in result.stderr
+    assert "Traceback" not in result.stderr
