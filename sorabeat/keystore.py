@@ -108,7 +108,8 @@ def check_permissions(path: str) -> None:
     """strict.perms for the keystore: owned by us or root, readable by the owner only."""
     st = os.stat(path)
     uid = os.geteuid()
-    if st.st_uid not in (uid, 0):
+    # root may use a keystore the service user owns (it can read it anyway)
+    if uid != 0 and st.st_uid not in (uid, 0):
         raise KeystoreError(
             f"keystore {path} must be owned by the user running sorabeat (uid={uid}) or root, "
             f"not uid={st.st_uid} (to ignore this check, use --strict.perms=false)"
@@ -158,9 +159,15 @@ class Keystore:
         return store
 
     def save(self) -> None:
-        os.makedirs(os.path.dirname(self.path) or ".", mode=0o750, exist_ok=True)
+        directory = os.path.dirname(self.path) or "."
+        os.makedirs(directory, mode=0o750, exist_ok=True)
         write_atomically(self.path, encrypt(self.values, self.passphrase), mode=0o600)
         os.chmod(self.path, 0o600)  # an existing file keeps its mode through os.replace
+        owner = os.stat(directory)
+        if os.geteuid() == 0 and owner.st_uid != 0:
+            # `sudo sorabeat keystore add` in the service's path.data: the service user,
+            # who owns that directory, must be able to read what root wrote
+            os.chown(self.path, owner.st_uid, owner.st_gid)
 
     def get(self, key: str) -> str | None:
         return self.values.get(key)

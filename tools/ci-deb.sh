@@ -45,6 +45,18 @@ verify=$(systemd-analyze verify /lib/systemd/system/sorabeat.service 2>&1) || fa
 [ -z "$verify" ] || fail "systemd-analyze verify: $verify"
 sorabeat modules list | grep -qx sora || fail "modules list does not show sora"
 
+step "keystore made by root, used by the service user"
+as_service() { setpriv --reuid sorabeat --regid sorabeat --init-groups -- "$@"; }
+sorabeat keystore create
+printf 'edge-shipper-7' | sorabeat keystore add SHIPPER_NAME --stdin
+[ "$(stat -c %U:%a /var/lib/sorabeat/sorabeat.keystore)" = sorabeat:600 ] \
+    || fail "keystore: $(stat -c %U:%a /var/lib/sorabeat/sorabeat.keystore)"
+as_service sorabeat test config -E 'name=${SHIPPER_NAME}' >/dev/null \
+    || fail "the service user cannot resolve a keystore key"
+exported=$(as_service sorabeat export config -E 'name=${SHIPPER_NAME}')
+if grep -q edge-shipper-7 <<<"$exported"; then fail "export config shows a keystore value"; fi
+sorabeat keystore remove SHIPPER_NAME
+
 step "running as the service user, as the unit does (SIGTERM after 3s must exit 0)"
 run_log=$(mktemp)
 queue=()
