@@ -150,9 +150,18 @@ def load_config(args: argparse.Namespace) -> LoadedConfig:
         store = open_keystore(config_load.load_paths(opts), opts.strict_perms)
         if store is not None:
             opts.secrets = store.get
-        return config_load.load(opts)
+        loaded = config_load.load(opts)
     except ConfigError as exc:
         raise _config_error(exc) from None
+    # until a command sets up its own logging (run: files), what it logs goes to stderr,
+    # masked like everything else (not through Python's unfiltered last-resort handler)
+    logs.configure(
+        loaded.settings.logging,
+        to_stderr=True,
+        selectors=selectors(args),
+        secrets=loaded.secret_values,
+    )
+    return loaded
 
 
 def selectors(args: argparse.Namespace) -> list[str]:

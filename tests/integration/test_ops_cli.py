@@ -279,9 +279,26 @@ async def test_keystore_secrets_reach_sora_but_never_logs_or_export(tmp_path: Pa
             await wait_for(lambda: "invalid JSON" in log_text(home), "the logged snippet")
         finally:
             code, _, err = await stop(process)
+        # a command that logs to stderr (its poll fails the same way) masks them too
+        probe = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "sorabeat",
+            "test",
+            "modules",
+            "--path.home",
+            str(home),
+            cwd=home,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, **env},
+        )
+        _, probe_err = await asyncio.wait_for(probe.communicate(), DEADLINE)
     finally:
         await server.close()
     assert code == 0, err
+    assert probe.returncode == 1 and b"invalid JSON" in probe_err
+    err += probe_err.decode(errors="replace")
 
     # the secrets did reach Sora, resolved from the keystore
     basic = base64.b64encode(f"sorauser:{SECRETS['SORA_PWD']}".encode()).decode()
