@@ -155,13 +155,19 @@ async def test_systemd_environment_logs_to_stderr_unless_files_are_set(
     extra = "" if to_files is None else "logging.to_files: true\n"
     home = make_home(tmp_path, FILE_OUTPUT + extra)
     process = await start(home, "--environment", "systemd")
+    early = b""
     try:
         if to_files:
             await wait_for(lambda: "started" in log_text(home), "the log file")
         else:
-            await asyncio.sleep(0.5)
+            assert process.stderr is not None
+            while b"started" not in early:
+                line = await asyncio.wait_for(process.stderr.readline(), DEADLINE)
+                assert line, "stderr closed before sorabeat started"
+                early += line
     finally:
         code, _, err = await stop(process)
+    err = early.decode() + err
     assert code == 0, err
     if to_files:
         assert "sorabeat stopped" in log_text(home) and "started" not in err
