@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from sorabeat import logs
-from sorabeat.config.load import ConfigError, LoadedConfig, LoadOptions, load
+from sorabeat.config import load as config_load
+from sorabeat.config.load import ConfigError, LoadedConfig, LoadOptions, Paths
+from sorabeat.keystore import Keystore, KeystoreError, keystore_path
 
 
 class CliError(Exception):
@@ -116,15 +119,49 @@ def load_options(args: argparse.Namespace) -> LoadOptions:
     )
 
 
-def load_config(args: argparse.Namespace) -> LoadedConfig:
-    """Load the configuration or end the command listing every problem."""
+def _config_error(exc: ConfigError) -> CliError:
+    lines = "\n".join(f"  {p}" for p in exc.problems)
+    count = len(exc.problems)
+    noun = "problem" if count == 1 else "problems"
+    return CliError(f"Invalid configuration ({count} {noun}):\n{lines}")
+
+
+def load_paths(args: argparse.Namespace) -> Paths:
+    """The path.* directories only: what ``keystore`` and ``modules`` need."""
     try:
-        return load(load_options(args))
+        return config_load.load_paths(load_options(args))
     except ConfigError as exc:
-        lines = "\n".join(f"  {p}" for p in exc.problems)
-        count = len(exc.problems)
-        noun = "problem" if count == 1 else "problems"
-        raise CliError(f"Invalid configuration ({count} {noun}):\n{lines}") from None
+        raise _config_error(exc) from None
+
+
+def open_keystore(paths: Paths, strict_perms: bool) -> Keystore | None:
+    passphrase = Keystore.passphrase_from(os.environ)
+    try:
+        return Keystore.open(keystore_path(paths.data), passphrase, strict_perms=strict_perms)
+    except KeystoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+def load_config(args: argparse.Namespace) -> LoadedConfig:
+    """Load the configuration, ``${NAME}`` looked up in the keystore first, or end the
+    command listing every problem."""
+    opts = load_options(args)
+    try:
+        store = open_keystore(config_load.load_paths(opts), opts.strict_perms)
+        if store is not None:
+            opts.secrets = store.get
+        loaded = config_load.load(opts)
+    except ConfigError as exc:
+        raise _config_error(exc) from None
+    # until a command sets up its own logging (run: files), what it logs goes to stderr,
+    # masked like everything else (not through Python's unfiltered last-resort handler)
+    logs.configure(
+        loaded.settings.logging,
+        to_stderr=True,
+        selectors=selectors(args),
+        secrets=loaded.secret_values,
+    )
+    return loaded
 
 
 def selectors(args: argparse.Namespace) -> list[str]:
@@ -132,11 +169,24 @@ def selectors(args: argparse.Namespace) -> list[str]:
 
 
 def setup_logging(args: argparse.Namespace, loaded: LoadedConfig) -> None:
+    try:
+        _configure_logging(args, loaded)
+    except OSError as exc:
+        where = exc.filename or loaded.paths.logs
+        raise CliError(
+            f"cannot write log files in {where}: {exc.strerror} (check --path.logs and "
+            "logging.files.path, or log to stderr with -e)"
+        ) from None
+
+
+def _configure_logging(args: argparse.Namespace, loaded: LoadedConfig) -> None:
     logs.configure(
         loaded.settings.logging,
         to_stderr=args.log_stderr,
         selectors=selectors(args),
         environment=args.environment,
+        secrets=loaded.secret_values,
+        logs_dir=loaded.paths.logs,
     )
 
 

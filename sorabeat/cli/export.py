@@ -8,7 +8,7 @@ import sys
 import yaml
 
 from sorabeat.cli.common import CliError, load_config
-from sorabeat.config.secrets import mask_secrets
+from sorabeat.config.secrets import SecretScrubber, mask_secrets
 
 
 def register(
@@ -44,7 +44,9 @@ def _plain(value: object) -> object:
 
 def export_config(args: argparse.Namespace) -> int:
     loaded = load_config(args)
-    data = _plain(mask_secrets(loaded.raw.data))
+    # secret settings masked whole, then any keystore value used elsewhere (name: ${NAME})
+    scrubber = SecretScrubber(loaded.secret_values)
+    data = _plain(scrubber.scrub_value(mask_secrets(loaded.raw.data)))
     yaml.safe_dump(data, sys.stdout, sort_keys=False, default_flow_style=False, allow_unicode=True)
     return 0
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import cProfile
 import logging
 import signal
 
@@ -12,7 +14,10 @@ from sorabeat.agent import DataDirLockedError, agent_info, lock_data_dir
 from sorabeat.assemble import build_pipeline, output_name
 from sorabeat.cli.common import CliError, load_config, setup_logging
 from sorabeat.config.load import LoadedConfig
+from sorabeat.monitoring.logline import MetricsLog
 from sorabeat.monitoring.registry import Registry
+from sorabeat.monitoring.server import MonitoringServer
+from sorabeat.outputs.discard import DiscardOutput
 
 log = logging.getLogger("sorabeat")
 
@@ -21,6 +26,20 @@ def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     parser = sub.add_parser("run", parents=[common], help="poll Sora and ship events (default)")
+    parser.add_argument(
+        "-N",
+        "--N",
+        dest="no_publish",
+        action="store_true",
+        help="disable publishing: events are read from the queue and acknowledged unsent",
+    )
+    parser.add_argument(
+        "--profile",
+        "--cpuprofile",
+        dest="profile",
+        metavar="FILE",
+        help="write a cProfile profile (pstats format) to FILE on exit",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -36,29 +55,66 @@ def handle(args: argparse.Namespace) -> int:
         lock = lock_data_dir(loaded.paths.data)
     except DataDirLockedError as exc:
         raise CliError(str(exc)) from None
+    profiler = cProfile.Profile() if args.profile else None
     try:
-        asyncio.run(run(loaded))
+        if profiler is not None:
+            profiler.enable()
+        asyncio.run(run(loaded, no_publish=args.no_publish))
     finally:
+        if profiler is not None:
+            profiler.disable()
+            try:
+                profiler.dump_stats(args.profile)
+            except OSError as exc:
+                log.error("cannot write the profile to %s: %s", args.profile, exc.strerror)
         lock.close()
     return 0
 
 
-async def run(loaded: LoadedConfig) -> None:
+async def run(loaded: LoadedConfig, *, no_publish: bool = False) -> None:
+    settings = loaded.settings
     metrics = Registry()
-    agent = agent_info(loaded.paths.data, loaded.settings.name)
-    pipeline = await build_pipeline(loaded, agent, metrics)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, _on_signal, stop, sig)
-    log.info(
-        "sorabeat %s started (agent id %s): %d module entries, output %s",
-        __version__,
-        agent.id,
-        len(loaded.settings.modules),
-        output_name(loaded.settings),
-    )
-    await pipeline.run(stop)
+    agent = agent_info(loaded.paths.data, settings.name)
+    monitor: MonitoringServer | None = None
+    if settings.http.enabled:
+        monitor = MonitoringServer(settings.http, agent, metrics)
+        try:
+            await monitor.start()
+        except OSError as exc:
+            raise CliError(
+                f"http: cannot listen on {settings.http.host}:{settings.http.port}: "
+                f"{exc.strerror or exc}"
+            ) from None
+    metrics_stop = asyncio.Event()
+    metrics_log: asyncio.Task[None] | None = None
+    try:
+        output = DiscardOutput() if no_publish else None
+        pipeline = await build_pipeline(loaded, agent, metrics, output)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, _on_signal, stop, sig)
+        if settings.logging.metrics.enabled:
+            metrics_log = asyncio.create_task(
+                MetricsLog(metrics, settings.logging.metrics.period).run(metrics_stop),
+                name="metrics-log",
+            )
+        log.info(
+            "sorabeat %s started (agent id %s): %d module entries, output %s%s",
+            __version__,
+            agent.id,
+            len(settings.modules),
+            output_name(settings),
+            " (publishing disabled by -N)" if no_publish else "",
+        )
+        await pipeline.run(stop)
+    finally:
+        metrics_stop.set()
+        if metrics_log is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(metrics_log, 5)
+        if monitor is not None:
+            await monitor.close()
     log.info("sorabeat stopped")
 
 

@@ -25,6 +25,7 @@ from sorabeat.config.raw import (
     parse_yaml_list,
 )
 from sorabeat.config.schema import Problem, Validator
+from sorabeat.config.secrets import secret_values
 from sorabeat.config.settings import Settings
 
 DEFAULT_CONFIG_FILE = "sorabeat.yml"
@@ -75,6 +76,8 @@ class LoadedConfig:
     raw: RawConfig
     paths: Paths
     files: list[str]
+    # the text of every secret setting and every keystore value used: never to be shown
+    secret_values: frozenset[str] = frozenset()
 
 
 def resolve_paths(raw: RawConfig, opts: LoadOptions) -> Paths:
@@ -130,8 +133,8 @@ def _read_text(path: str, strict: bool, problems: list[Problem]) -> str | None:
     return None
 
 
-def load(opts: LoadOptions) -> LoadedConfig:
-    """Load, merge, expand and validate; raise ConfigError listing every problem."""
+def _read_files(opts: LoadOptions) -> tuple[RawConfig, list[str]]:
+    """The ``-c`` files merged in order, then the ``-E`` overrides; ConfigError if unreadable."""
     problems: list[Problem] = []
     cwd = opts.cwd or os.getcwd()
     flag_config = os.path.join(cwd, opts.path_config or opts.path_home or "")
@@ -156,6 +159,20 @@ def load(opts: LoadOptions) -> LoadedConfig:
     if problems:
         # validating what could be read would only add noise ("no output") to the real cause
         raise ConfigError(problems)
+    return raw, resolved
+
+
+def load_paths(opts: LoadOptions) -> Paths:
+    """Only the ``path.*`` directories (for commands such as ``keystore`` and ``modules``,
+    which must work while the rest of the configuration cannot be resolved yet)."""
+    raw, _ = _read_files(opts)
+    return resolve_paths(raw, opts)
+
+
+def load(opts: LoadOptions) -> LoadedConfig:
+    """Load, merge, expand and validate; raise ConfigError listing every problem."""
+    problems: list[Problem] = []
+    raw, resolved = _read_files(opts)
     paths = resolve_paths(raw, opts)
     for key in ("home", "config", "data", "logs"):
         raw.set(("path", key), getattr(paths, key), raw.origins.get(("path", key), "--path"))
@@ -163,7 +180,18 @@ def load(opts: LoadOptions) -> LoadedConfig:
     def from_env(name: str) -> str | None:
         return opts.environ.get(name)
 
-    lookups = [opts.secrets, from_env] if opts.secrets else [from_env]
+    from_secrets: set[str] = set()
+    lookups = [from_env]
+    if opts.secrets is not None:
+        secrets = opts.secrets
+
+        def from_keystore(name: str) -> str | None:
+            value = secrets(name)
+            if value is not None:
+                from_secrets.add(value)  # whatever the keystore holds is secret wherever used
+            return value
+
+        lookups.insert(0, from_keystore)
     module_files = _load_module_files(raw, opts, problems, lookups)
     expand(raw, *lookups)
 
@@ -173,7 +201,13 @@ def load(opts: LoadOptions) -> LoadedConfig:
     problems.extend(validator.problems)
     if problems:
         raise ConfigError(problems)
-    return LoadedConfig(settings=settings, raw=raw, paths=paths, files=resolved + module_files)
+    return LoadedConfig(
+        settings=settings,
+        raw=raw,
+        paths=paths,
+        files=resolved + module_files,
+        secret_values=frozenset(from_secrets | secret_values(raw.data)),
+    )
 
 
 def _load_module_files(

@@ -92,7 +92,7 @@ class QueueSection:
 
 @dataclass(frozen=True)
 class LogFilesSettings:
-    path: str = setting("${path.logs}", doc="Directory of the log files.")
+    path: str | None = setting(None, doc="Directory of the log files; default: path.logs.")
     name: str = setting("sorabeat", doc="Name of the active log file.")
     rotateeverybytes: Size = setting(10 * 1024 * 1024, doc="Rotate at this size.")
     keepfiles: Annotated[int, Range(2, 1024)] = setting(7, doc="Log files kept.")
@@ -101,7 +101,9 @@ class LogFilesSettings:
 
 @dataclass(frozen=True)
 class LogMetricsSettings:
-    enabled: bool = setting(True, doc="Log the counters that moved, periodically.")
+    enabled: bool = setting(
+        True, doc='Log "Non-zero metrics in the last 30s" with what moved, every period.'
+    )
     period: PositiveSeconds = setting(30.0, doc="Period of the metrics line.")
 
 
@@ -112,18 +114,30 @@ class LoggingSettings:
         factory=list,
         doc="Debug selectors: sora, spool, lumberjack, elasticsearch, publish, config, or *.",
     )
-    to_stderr: bool = setting(False, doc="Log to stderr (-e sets it).")
-    to_files: bool = setting(True, doc="Log to rotating files under logging.files.path.")
-    json: bool = setting(False, doc="ECS-style JSON log lines.")
+    to_stderr: bool = setting(False, doc="Log to stderr (-e sets it); wins over to_files.")
+    to_files: bool | None = setting(
+        None,
+        doc="Log to rotating files under logging.files.path. Unset: true, except with "
+        "--environment systemd or container, where logs go to stderr (the journal) unless "
+        "this is set to true.",
+    )
+    json: bool = setting(
+        False,
+        doc="ECS-style JSON lines (@timestamp, log.level, log.logger, message, service.name).",
+    )
     files: LogFilesSettings = setting(factory=LogFilesSettings, doc="Log files.")
     metrics: LogMetricsSettings = setting(factory=LogMetricsSettings, doc="Periodic metrics line.")
 
 
 @dataclass(frozen=True)
 class HttpSettings:
-    enabled: bool = setting(False, doc="Serve /, /stats, /metrics and /health.")
-    host: str = setting("localhost", doc="Listen address.")
-    port: Annotated[int, Range(0, 65535)] = setting(5066, doc="Listen port.")
+    enabled: bool = setting(
+        False, doc="Serve / (identity), /stats (JSON), /metrics (Prometheus) and /health."
+    )
+    host: str = setting(
+        "localhost", doc="Listen address; anyone who can reach it can read the metrics."
+    )
+    port: Annotated[int, Range(0, 65535)] = setting(5066, doc="Listen port (0: any free port).")
     unhealthy_after: PositiveSeconds = setting(
         300.0,
         doc="/health turns unhealthy when no event was acknowledged this long while some wait.",
