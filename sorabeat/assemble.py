@@ -69,10 +69,8 @@ async def build_spool(loaded: LoadedConfig, metrics: Registry) -> Spool:
         return MemoryQueue(queue.mem, metrics)
     from sorabeat.spool.disk import DiskSpool
 
-    spool_settings = queue.spool or SpoolSettings()
+    spool_settings = queue.spool or SpoolSettings(path=os.path.join(loaded.paths.data, "spool"))
     directory = os.path.join(loaded.paths.home, spool_settings.path)
-    if queue.spool is None:
-        directory = os.path.join(loaded.paths.data, "spool")
     return await DiskSpool.open(directory, spool_settings, metrics)
 
 

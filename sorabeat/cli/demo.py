@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import dataclasses
 import os
 import tempfile
 import time
@@ -20,7 +20,7 @@ import yaml
 from sorabeat.agent import agent_info
 from sorabeat.assemble import build_pipeline
 from sorabeat.certs import make_ca, make_certificate
-from sorabeat.cli.common import CliError
+from sorabeat.cli.common import CliError, selectors
 from sorabeat.config.load import ConfigError, LoadedConfig, LoadOptions, load
 from sorabeat.config.schema import parse_duration
 from sorabeat.logs import configure
@@ -164,13 +164,9 @@ def _config(
         loaded = load(options)
     except ConfigError as exc:
         raise CliError("\n".join(str(p) for p in exc.problems)) from None
-    level = "debug" if args.selectors else "warning"
-    configure(
-        loaded.settings.logging.__class__(level=level, to_files=False),
-        to_stderr=True,
-        selectors=[s for arg in args.selectors for s in arg.split(",")],
-    )
-    logging.getLogger("sorabeat").setLevel(logging.DEBUG if args.selectors else logging.WARNING)
+    # the demo talks on stdout; only problems (or -d debug output) go to stderr
+    quiet = dataclasses.replace(loaded.settings.logging, level="warning", to_files=False)
+    configure(quiet, to_stderr=True, selectors=selectors(args), secrets=loaded.secret_values)
     return loaded
 
 

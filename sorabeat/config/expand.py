@@ -16,8 +16,12 @@ _MAX_DEPTH = 8
 Lookup = Callable[[str], str | None]
 
 
-def expand(raw: RawConfig, *lookups: Lookup) -> None:
-    """Replace every reference in ``raw`` in place; unresolved ones become problems."""
+Resolver = Callable[[str, Path], str | None]
+
+
+def resolver(raw: RawConfig, *lookups: Lookup) -> Resolver:
+    """A function that expands one text found at a path of ``raw`` (None, with a problem
+    recorded in ``raw``, when a reference cannot be resolved)."""
 
     def from_settings(name: str) -> str | None:
         value = raw.get(tuple(name.split(".")))
@@ -27,7 +31,7 @@ def expand(raw: RawConfig, *lookups: Lookup) -> None:
 
     chain = (from_settings, *lookups)
 
-    def resolve(text: str, path: Path, depth: int) -> str | None:
+    def resolve(text: str, path: Path, depth: int = 0) -> str | None:
         def substitute(m: re.Match[str]) -> str:
             name, default = m.group(1).strip(), m.group(2)
             for lookup in chain:
@@ -54,6 +58,13 @@ def expand(raw: RawConfig, *lookups: Lookup) -> None:
             )
             return None
 
+    return resolve
+
+
+def expand(raw: RawConfig, *lookups: Lookup) -> None:
+    """Replace every reference in ``raw`` in place; unresolved ones become problems."""
+    resolve = resolver(raw, *lookups)
+
     def walk(node: Any, path: Path) -> Any:
         if isinstance(node, dict):
             for key in list(node):
@@ -62,7 +73,7 @@ def expand(raw: RawConfig, *lookups: Lookup) -> None:
         if isinstance(node, list):
             return [walk(item, (*path, str(i))) for i, item in enumerate(node)]
         if isinstance(node, str) and "${" in node:
-            resolved = resolve(node, path, 0)
+            resolved = resolve(node, path)
             return node if resolved is None else ExpandedStr(resolved)
         return node
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
-from sorabeat.config.expand import expand
+from sorabeat.config.expand import expand, resolver
 from sorabeat.config.raw import (
     ConfigFileError,
     RawConfig,
@@ -195,7 +195,7 @@ def load(opts: LoadOptions) -> LoadedConfig:
     module_files = _load_module_files(raw, opts, problems, lookups)
     expand(raw, *lookups)
 
-    validator = Validator(raw.origins)
+    validator = Validator(raw.origins, resolver(raw, *lookups))
     settings = validator.build(Settings, raw.data)
     problems.extend(raw.problems)
     problems.extend(validator.problems)

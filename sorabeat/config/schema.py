@@ -13,7 +13,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
@@ -290,9 +290,15 @@ def dotted(path: Path) -> str:
 class Validator:
     """Builds typed settings from raw YAML data, collecting every problem."""
 
-    def __init__(self, origins: Mapping[Path, str] | None = None) -> None:
+    def __init__(
+        self,
+        origins: Mapping[Path, str] | None = None,
+        expand_default: Callable[[str, Path], str | None] | None = None,
+    ) -> None:
         self.origins: Mapping[Path, str] = origins or {}
         self.problems: list[Problem] = []
+        # defaults such as "${path.data}/spool" are expanded like values given in a file
+        self.expand_default = expand_default
 
     def origin_of(self, path: Path) -> str | None:
         return find_origin(self.origins, path)
@@ -331,6 +337,11 @@ class Validator:
                 values[f.name] = value
             elif dataclasses.is_dataclass(_strip_annotated(hints[f.name])):
                 values[f.name] = self.build(_strip_annotated(hints[f.name]), {}, (*path, f.name))
+            elif (
+                self.expand_default is not None and isinstance(f.default, str) and "${" in f.default
+            ):
+                expanded = self.expand_default(f.default, (*path, f.name))
+                values[f.name] = f.default if expanded is None else expanded
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 self.problem((*path, f.name), "required setting is missing")
                 values[f.name] = _placeholder(hints[f.name])

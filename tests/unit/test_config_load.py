@@ -233,3 +233,12 @@ def test_module_defaults_and_several_entries(tmp_path: Path) -> None:
     assert all_modules[0].period == 10.0 and all_modules[0].hosts == ["localhost:3000"]
     assert all_modules[1].effective_timeout == 2.0
     assert len(run_load(tmp_path).settings.modules) == 1  # the disabled one is not polled
+
+
+def test_defaults_that_name_other_settings_are_expanded(tmp_path: Path) -> None:
+    make(tmp_path, "output.file: {}\nqueue.spool: {max_size: 2GiB}\n")
+    loaded = run_load(tmp_path, path_data="/var/lib/sb")
+    assert loaded.settings.output.file is not None
+    assert loaded.settings.output.file.path == "/var/lib/sb/sorabeat"
+    assert loaded.settings.queue.spool is not None
+    assert loaded.settings.queue.spool.path == "/var/lib/sb/spool"
