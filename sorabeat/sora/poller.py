@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import orjson
 
-from sorabeat.event import MetricsetEncoder
+from sorabeat.event import MetricsetEncoder, event_timestamp
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora import client as sora_client
 from sorabeat.sora.connections import ConnectionsReader, Document, InvalidJSONError, ShapeError
@@ -154,7 +154,17 @@ class MetricsetPoller:
                     poll.cancel()
                     await asyncio.gather(poll, return_exceptions=True)
                     return
-                await self.sink.append(poll.result())
+                events = poll.result()
+                await self.sink.append(events)
+                if events and log.isEnabledFor(logging.DEBUG):
+                    # after append returned, these events are spooled (crash tests read this)
+                    log.debug(
+                        "spooled %d %s events of %s from %s",
+                        len(events),
+                        self.metricset,
+                        event_timestamp(events[0]),
+                        self.host.address,
+                    )
                 tick = self._following(tick)
         finally:
             stopping.cancel()
