@@ -1,0 +1,635 @@
+"""``queue.spool``: the crash-safe disk spool in front of every output.
+
+Guarantees:
+
+- an ``append`` returns once its events are fsynced (or counted as dropped: ``when_full``,
+  a full disk, a write error, shutdown); a returned append survives kill -9 and power loss;
+- events are handed out in append order and forgotten only once acknowledged: after a
+  crash everything from the oldest unacknowledged event is sent again (at least once;
+  duplicates only for events sent, or acknowledged out of order, after it);
+- the spool's own files never stop sorabeat from starting (see ``recovery``).
+
+The event loop owns all bookkeeping; blocking work runs elsewhere: the writer thread
+appends and fsyncs (``writer``), a small pool reads segments, writes the acknowledged
+position and deletes segments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import functools
+import logging
+import os
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import repeat
+from typing import TypeVar
+
+from sorabeat.monitoring.registry import Registry
+from sorabeat.spool.base import Batch
+from sorabeat.spool.notices import DropNotices
+from sorabeat.spool.record import HEADER_SIZE, MAX_PAYLOAD, encode_records
+from sorabeat.spool.recovery import Recovery, SpoolError, recover
+from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, ReadResult, read_records
+from sorabeat.spool.settings import SpoolSettings
+from sorabeat.spool.state import write_state
+from sorabeat.spool.writer import GroupOutcome, SegmentWriter, WriteRequest
+
+__all__ = ["DiskSpool", "SpoolError"]
+
+log = logging.getLogger("sorabeat.spool")
+T = TypeVar("T")
+
+READ_AHEAD = 4096  # events decoded ahead of the output
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@dataclass(eq=False, slots=True)
+class _Segment:
+    first: int
+    path: str
+    size: int  # durable bytes
+    end: int  # sequence number after its last record
+    count: int = 0  # records still to deliver (at or past the replay floor)
+    taken: int = 0  # of those, handed out or dropped
+    gone: bool = False
+
+
+@dataclass(slots=True)
+class _Cursor:
+    """Where reading continues: everything before it is decoded, handed out or skipped."""
+
+    seg: _Segment
+    offset: int
+    expected: int
+
+
+class DiskSpool:
+    """The disk implementation of the Spool protocol (see module docstring)."""
+
+    @classmethod
+    async def open(cls, directory: str, settings: SpoolSettings, metrics: Registry) -> DiskSpool:
+        """Recover ``directory`` (created if missing) and start the spool.
+
+        Raises SpoolError only when the directory itself is unusable.
+        """
+        recovery = await asyncio.to_thread(recover, directory)
+        for level, message in recovery.notes:
+            log.log(level, "%s", message)
+        return cls(directory, settings, metrics, recovery)
+
+    def __init__(
+        self, directory: str, settings: SpoolSettings, metrics: Registry, recovery: Recovery
+    ) -> None:
+        self.directory = directory
+        self.settings = settings
+        self.metrics = metrics
+        self.when_full = settings.when_full
+        # the limit counts whole segments: fewer than two would leave no room to drop
+        self.max_size = max(settings.max_size, 2 * settings.segment_size)
+        self._loop = asyncio.get_running_loop()
+        self._segments = [
+            _Segment(s.first, s.path, s.size, s.end, s.count) for s in recovery.segments
+        ]
+        self._used = sum(s.size for s in self._segments)
+        self._reserved = 0  # bytes framed and waiting for the writer
+        self._next_seq = recovery.next_seq
+        self._position = recovery.position  # oldest unacknowledged, in memory
+        self._persisted = recovery.position
+        self._drop_floor = recovery.position
+        self._read_floor = recovery.position
+        first = self._segments[0]
+        self._cursor = _Cursor(first, SEGMENT_HEADER_SIZE, first.first)
+        self._unread: deque[tuple[int, bytes, _Segment]] = deque()
+        self._unread_count = sum(s.count for s in self._segments)
+        self._read_fd: int | None = None
+        self._read_fd_seg: _Segment | None = None
+        self._reading = False
+        self._inflight: deque[Batch] = deque()
+        self._inflight_unacked = 0
+        self._submitted: set[asyncio.Future[None]] = set()
+        self._changed = asyncio.Event()
+        self._closing = False
+        self._closed = False
+        self._abandoned = False
+        self._admission = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+        self._persist_task: asyncio.Task[None] | None = None
+        self._persist_kick = asyncio.Event()
+        self._close_task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="spool-io")
+        self._lock_fd = recovery.lock_fd
+        self._notices = DropNotices(log)
+        self._writer_stopped: asyncio.Future[None] = self._loop.create_future()
+        last = self._segments[-1]
+        self._writer = SegmentWriter(
+            directory,
+            recovery.write_fd,
+            last.first,
+            last.size,
+            recovery.next_seq,
+            settings.segment_size,
+            settings.flush.events,
+            settings.flush.timeout,
+            self._report,
+        )
+        self._writer.start()
+
+        metrics.add("spool.events.corrupt", recovery.corrupt_events)
+        metrics.add("spool.segments.corrupt", recovery.corrupt_segments)
+        metrics.add("spool.bytes.truncated", recovery.truncated_bytes)
+        self._gauges()
+        pending = self.pending()
+        if pending:
+            log.info(
+                "spool %s: %d events from earlier runs to deliver (%d segments, %d bytes)",
+                directory,
+                pending,
+                len(self._segments),
+                self._used,
+            )
+
+    # -- introspection (metrics, tests) ------------------------------------------------
+
+    @property
+    def position(self) -> int:
+        """Sequence number of the oldest event not acknowledged (in memory)."""
+        return self._position
+
+    @property
+    def persisted_position(self) -> int:
+        """The position last written to the state file."""
+        return self._persisted
+
+    @property
+    def next_seq(self) -> int:
+        """Sequence number the next appended event gets."""
+        return self._next_seq
+
+    def pending(self) -> int:
+        return self._unread_count + self._inflight_unacked
+
+    def closing(self) -> bool:
+        """close() (or abandon()) has begun: appends are dropped, get returns None."""
+        return self._closing
+
+    # -- append --------------------------------------------------------------------------
+
+    async def append(self, events: Sequence[bytes]) -> None:
+        if not events:
+            return
+        if self._closing:
+            self._drop(len(events), "closed")
+            return
+        async with self._admission:
+            payloads = await self._admit(list(events))
+            if not payloads:
+                return
+            if self.closing():  # the writer may be stopping: nothing submitted now is written
+                self._drop(len(payloads), "closed")
+                return
+            first = self._next_seq
+            data = encode_records(first, payloads)
+            self._next_seq += len(payloads)
+            self._reserved += len(data)
+            done: asyncio.Future[None] = self._loop.create_future()
+            self._submitted.add(done)
+            self._writer.submit(WriteRequest(first, payloads, data, done))
+        # outside the lock: appends arriving meanwhile join the same fsync
+        await done
+
+    async def _admit(self, payloads: list[bytes]) -> list[bytes]:
+        """The events to write now; the others are counted as dropped (when_full)."""
+        if max(map(len, payloads)) + HEADER_SIZE > min(self.max_size, MAX_PAYLOAD):
+            kept = [p for p in payloads if len(p) + HEADER_SIZE <= min(self.max_size, MAX_PAYLOAD)]
+            self._drop(len(payloads) - len(kept), "too_large")
+            payloads = kept
+            if not payloads:
+                return []
+        need = sum(map(len, payloads)) + HEADER_SIZE * len(payloads)
+        # only sealed segments can be freed; the one being written rolls at segment_size
+        while self._used + self._reserved + need > self.max_size and len(self._segments) > 1:
+            if self._closing:
+                self._drop(len(payloads), "closed")
+                return []
+            if self.when_full == "block":
+                waiter = self._changed
+                await waiter.wait()
+            elif self.when_full == "drop_oldest":
+                await self._drop_oldest_segment()
+            else:
+                room = self.max_size - self._used - self._reserved
+                fit = 0
+                for payload in payloads:
+                    room -= len(payload) + HEADER_SIZE
+                    if room < 0:
+                        break
+                    fit += 1
+                self._drop(len(payloads) - fit, "full")
+                return payloads[:fit]
+        return payloads
+
+    async def _drop_oldest_segment(self) -> None:
+        seg = self._segments.pop(0)
+        seg.gone = True
+        unread = seg.count - seg.taken
+        seg.taken = seg.count
+        self._unread_count -= unread
+        self._used -= seg.size
+        self._drop_floor = max(self._drop_floor, seg.end)
+        while self._unread and self._unread[0][2].gone:
+            self._unread.popleft()
+        if unread:
+            self._drop(unread, "full")
+        self._advance_position()
+        self._gauges()
+        await self._unlink([seg.path])
+
+    def _report(self, outcome: GroupOutcome | None) -> None:
+        """Called in the writer thread."""
+        # RuntimeError: the event loop is gone (an abandoned spool)
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._on_group, outcome)
+
+    def _on_group(self, outcome: GroupOutcome | None) -> None:
+        if outcome is None:
+            if not self._writer_stopped.done():
+                self._writer_stopped.set_result(None)
+            return
+        if self._abandoned:
+            for request in outcome.requests:
+                request.done.cancel()
+            return
+        for first, path in outcome.new_segments:
+            if self._segments[-1].first == first:
+                continue  # an empty segment replaced by a fresh one of the same name
+            self._segments.append(_Segment(first, path, 0, first))
+        touched = {s.first: s for s in self._segments[-(len(outcome.new_segments) + 2) :]}
+        for first, size in outcome.sizes.items():
+            seg = touched.get(first)
+            if seg is not None:
+                self._used += size - seg.size
+                seg.size = size
+        appended = 0
+        for request in outcome.requests:
+            self._reserved -= len(request.data)
+            count = len(request.payloads)
+            if request.error is None:
+                seg = touched[request.segment]
+                seg.end = request.first + count
+                seg.count += count
+                self._unread_count += count
+                appended += count
+                self._feed(request, seg)
+            else:
+                self._drop(count, _reason(request.error), request.error)
+            self._submitted.discard(request.done)
+            if not request.done.done():
+                request.done.set_result(None)
+        if outcome.failure is not None:
+            # number new appends from the last durable record again
+            self._next_seq = outcome.next_seq
+        self.metrics.add("spool.events.appended", appended)
+        if outcome.fsyncs:
+            self.metrics.add("spool.fsync.count", outcome.fsyncs)
+            self.metrics.add("spool.fsync.seconds", outcome.fsync_seconds)
+            self.metrics.set(
+                "spool.fsync.latency_ms", outcome.fsync_seconds / outcome.fsyncs * 1000
+            )
+        self._gauges()
+        self._notify()
+
+    def _feed(self, request: WriteRequest, seg: _Segment) -> None:
+        """Hand just-written events to the reader from memory when it has caught up."""
+        if self._reading or len(self._unread) >= READ_AHEAD:
+            return
+        self._skip_exhausted()
+        cursor = self._cursor
+        if cursor.seg is not seg or cursor.offset != request.start:
+            return
+        count = len(request.payloads)
+        self._unread.extend(
+            zip(range(request.first, request.first + count), request.payloads, repeat(seg))
+        )
+        cursor.offset = request.end
+        cursor.expected = request.first + count
+
+    # -- get / ack -----------------------------------------------------------------------
+
+    async def get(self, max_events: int) -> Batch | None:
+        if max_events < 1:
+            raise ValueError(f"get of {max_events} events")
+        async with self._read_lock:
+            while True:
+                if self._closing:
+                    return None
+                while self._unread and self._unread[0][2].gone:
+                    self._unread.popleft()
+                if self._unread:
+                    return self._take(max_events)
+                if await self._read_more():
+                    continue
+                waiter = self._changed
+                await waiter.wait()
+
+    def _take(self, max_events: int) -> Batch:
+        unread = self._unread
+        first, payload, seg = unread.popleft()
+        seg.taken += 1
+        events = [payload]
+        expect = first + 1
+        while len(events) < max_events and unread:
+            seq, payload, seg = unread[0]
+            if seq != expect or seg.gone:
+                break
+            unread.popleft()
+            seg.taken += 1
+            events.append(payload)
+            expect += 1
+        count = len(events)
+        self._unread_count -= count
+        self._inflight_unacked += count
+        batch = Batch(first=first, events=events)
+        self._inflight.append(batch)
+        return batch
+
+    async def _read_more(self) -> bool:
+        """Decode the next events from disk; False when there is nothing to read."""
+        cursor = self._cursor
+        if cursor.seg.gone:
+            self._move_cursor(self._segments[0])
+            return True
+        if cursor.offset >= cursor.seg.size:
+            following = self._following(cursor.seg)
+            if following is None:
+                return False
+            self._move_cursor(following)
+            return True
+        self._reading = True
+        try:
+            result = await self._io(
+                self._read_chunk, cursor.seg, cursor.offset, cursor.seg.size, cursor.expected
+            )
+        except OSError as exc:
+            self._unreadable(cursor, exc)
+            return True
+        finally:
+            self._reading = False
+        if cursor is not self._cursor or cursor.seg.gone:
+            return True  # its segment was dropped meanwhile
+        found = result.scan
+        self._unread.extend((seq, payload, cursor.seg) for seq, payload in found.records)
+        # damage was counted when the spool opened; here it is only skipped
+        cursor.offset = cursor.seg.size if found.state == "tail" else found.offset
+        cursor.expected = found.expected
+        return True
+
+    def _read_chunk(self, seg: _Segment, offset: int, limit: int, expected: int) -> ReadResult:
+        """In a worker thread (one read at a time: get holds the read lock)."""
+        if self._read_fd_seg is not seg:
+            if self._read_fd is not None:
+                os.close(self._read_fd)
+                self._read_fd = None
+            self._read_fd = os.open(seg.path, os.O_RDONLY)
+            self._read_fd_seg = seg
+        assert self._read_fd is not None
+        return read_records(
+            self._read_fd, offset, limit, expected, floor=self._read_floor, max_records=READ_AHEAD
+        )
+
+    def _unreadable(self, cursor: _Cursor, exc: OSError) -> None:
+        """A read failed (EIO...): give up the rest of that segment, counting its events."""
+        seg = cursor.seg
+        buffered = sum(1 for _, _, s in self._unread if s is seg)
+        lost = seg.count - seg.taken - buffered
+        seg.taken += lost
+        self._unread_count -= lost
+        cursor.offset = seg.size
+        log.error("cannot read spool segment %s (%s): skipping its %d events", seg.path, exc, lost)
+        if lost:
+            self.metrics.add("spool.events.dropped", lost, reason="read_error")
+
+    def _following(self, seg: _Segment) -> _Segment | None:
+        for index, candidate in enumerate(self._segments):
+            if candidate is seg:
+                return self._segments[index + 1] if index + 1 < len(self._segments) else None
+        return None
+
+    def _move_cursor(self, seg: _Segment) -> None:
+        self._cursor = _Cursor(seg, SEGMENT_HEADER_SIZE, max(self._cursor.expected, seg.first))
+
+    def _skip_exhausted(self) -> None:
+        while self._cursor.offset >= self._cursor.seg.size and not self._cursor.seg.gone:
+            following = self._following(self._cursor.seg)
+            if following is None:
+                return
+            self._move_cursor(following)
+
+    def ack(self, batch: Batch, count: int) -> None:
+        if count <= batch.acked:
+            return
+        if count > len(batch.events):
+            raise ValueError(f"ack of {count} events for a batch of {len(batch.events)}")
+        newly = count - batch.acked
+        batch.acked = count
+        self._inflight_unacked -= newly
+        self.metrics.add("spool.events.acked", newly)
+        inflight = self._inflight
+        while inflight and inflight[0].acked == len(inflight[0].events):
+            inflight.popleft()
+        self._advance_position()
+        self.metrics.set("spool.events.pending", self.pending())
+        self._notify()
+
+    def _advance_position(self) -> None:
+        """Move the in-memory position over the acknowledged prefix; persist it later."""
+        while self._unread and self._unread[0][2].gone:
+            self._unread.popleft()
+        if self._inflight:
+            head = self._inflight[0]
+            position = head.first + head.acked
+        elif self._unread:
+            position = self._unread[0][0]
+        else:
+            position = self._cursor.expected
+        position = max(position, self._drop_floor)
+        if position > self._position:
+            self._position = position
+            if not self._abandoned:
+                self._schedule_persist()
+
+    async def wait_drained(self) -> None:
+        while self.pending():
+            waiter = self._changed
+            await waiter.wait()
+
+    # -- persisting the position and deleting segments -----------------------------------
+
+    def _schedule_persist(self) -> None:
+        if self._closed or self._abandoned:
+            return
+        self._persist_kick.set()
+        if self._persist_task is None or self._persist_task.done():
+            self._persist_task = self._loop.create_task(self._persist(), name="spool-persist")
+
+    async def _persist(self) -> None:
+        delay = 1.0
+        while not self._abandoned:
+            self._persist_kick.clear()
+            target = self._position
+            if target > self._persisted:
+                try:
+                    await self._io(write_state, self.directory, target)
+                except OSError as exc:
+                    self._notices.dropped(
+                        "state",
+                        1,
+                        f"cannot save the spool position in {self.directory} ({exc}); "
+                        "retrying (%d failures): until it succeeds, a restart sends "
+                        "acknowledged events again",
+                    )
+                    if self._closing:
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._persist_kick.wait(), delay)
+                    delay = min(delay * 2, 30.0)
+                    continue
+                delay = 1.0
+                self._persisted = target
+                self.metrics.add("spool.state.writes")
+            await self._delete_acknowledged()
+            if self._position <= self._persisted:
+                return
+
+    async def _delete_acknowledged(self) -> None:
+        """Delete sealed segments wholly below the persisted position."""
+        doomed: list[_Segment] = []
+        while len(self._segments) > 1 and self._segments[0].end <= self._persisted:
+            seg = self._segments.pop(0)
+            seg.gone = True
+            self._used -= seg.size
+            doomed.append(seg)
+        if doomed:
+            self._gauges()
+            self._notify()
+            await self._unlink([s.path for s in doomed])
+
+    async def _unlink(self, paths: list[str]) -> None:
+        try:
+            await self._io(_unlink_all, paths)
+        except OSError as exc:
+            log.warning("cannot delete spool segment: %s", exc)
+
+    async def flush(self) -> None:
+        """Persist the acknowledged position now and delete the segments it frees."""
+        self._schedule_persist()
+        if self._persist_task is not None:
+            await asyncio.shield(self._persist_task)
+
+    # -- shutdown ------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        if self._close_task is None:
+            self._close_task = self._loop.create_task(self._close(), name="spool-close")
+        await asyncio.shield(self._close_task)
+
+    async def _close(self) -> None:
+        self._closing = True
+        self._notify()
+        self._writer.stop()
+        await self._writer_stopped
+        self._schedule_persist()
+        assert self._persist_task is not None
+        await self._persist_task
+        async with self._read_lock:
+            await self._io(self._close_read_fd)
+        await asyncio.to_thread(self._executor.shutdown)
+        os.close(self._lock_fd)
+        self._closed = True
+        self._notices.flush()
+        self._notify()
+        left = self.pending()
+        if left:
+            log.info("spool closed with %d events to deliver after the next start", left)
+
+    async def abandon(self) -> None:
+        """Stop as a killed process would: write nothing more, persist nothing.
+
+        The write under way (already handed to the kernel) completes, as it would in a
+        real crash. For crash tests.
+        """
+        self._abandoned = True
+        self._closing = True
+        self._writer.abandon()
+        await self._writer_stopped
+        if self._persist_task is not None:
+            self._persist_task.cancel()
+        await asyncio.to_thread(self._executor.shutdown)
+        self._close_read_fd()
+        os.close(self._lock_fd)
+        for done in self._submitted:
+            done.cancel()
+        self._closed = True
+        self._notify()
+
+    def _close_read_fd(self) -> None:
+        if self._read_fd is not None:
+            os.close(self._read_fd)
+            self._read_fd = None
+            self._read_fd_seg = None
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _io(self, fn: Callable[..., T], *args: object) -> T:
+        return await self._loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _gauges(self) -> None:
+        self.metrics.set("spool.events.pending", self.pending())
+        self.metrics.set("spool.segments", len(self._segments))
+        self.metrics.set("spool.bytes", self._used)
+
+    def _drop(self, count: int, reason: str, error: OSError | None = None) -> None:
+        if not count:
+            return
+        self.metrics.add("spool.events.dropped", count, reason=reason)
+        self._notices.dropped(reason, count, _drop_message(self, reason, error))
+
+
+def _reason(error: OSError) -> str:
+    return "disk_full" if error.errno in _DISK_FULL else "write_error"
+
+
+def _drop_message(spool: DiskSpool, reason: str, error: OSError | None) -> str:
+    where = spool.directory.replace("%", "%%")
+    cause = (error.strerror or str(error)) if error is not None else ""
+    cause = cause.replace("%", "%%")
+    if reason == "full":
+        which = "oldest" if spool.when_full == "drop_oldest" else "newest"
+        return (
+            f"spool {where} is full (max_size {spool.max_size} bytes): dropped %d of the "
+            f"{which} events (when_full: {spool.when_full})"
+        )
+    if reason == "disk_full":
+        return (
+            f"no space left to store events in spool {where} ({cause}): dropped %d events; "
+            "appends resume as soon as space is freed"
+        )
+    if reason == "write_error":
+        return f"cannot write to spool {where} ({cause}): dropped %d events"
+    if reason == "too_large":
+        return f"dropped %d events larger than queue.spool.max_size ({spool.max_size} bytes)"
+    return f"spool {where} is closed: dropped %d events appended during shutdown"
+
+
+def _unlink_all(paths: list[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
