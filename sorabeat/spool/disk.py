@@ -91,6 +91,7 @@ class DiskSpool:
         self.when_full = settings.when_full
         # the limit counts whole segments: fewer than two would leave no room to drop
         self.max_size = max(settings.max_size, 2 * settings.segment_size)
+        self._largest_payload = min(self.max_size - HEADER_SIZE - SEGMENT_HEADER_SIZE, MAX_PAYLOAD)
         self._loop = asyncio.get_running_loop()
         self._segments = [
             _Segment(s.first, s.path, s.size, s.end, s.count) for s in recovery.segments
@@ -124,6 +125,7 @@ class DiskSpool:
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="spool-io")
         self._lock_fd = recovery.lock_fd
         self._notices = DropNotices(log)
+        self._segments_gauge = -1
         self._writer_stopped: asyncio.Future[None] = self._loop.create_future()
         last = self._segments[-1]
         self._writer = SegmentWriter(
@@ -186,16 +188,23 @@ class DiskSpool:
             self._drop(len(events), "closed")
             return
         async with self._admission:
-            payloads = await self._admit(list(events))
-            if not payloads:
-                return
+            payloads = list(events)
+            # the records, and the header of the segment they may start
+            need = sum(map(len, payloads)) + HEADER_SIZE * len(payloads) + SEGMENT_HEADER_SIZE
+            if (
+                self._used + self._reserved + need > self.max_size
+                or max(map(len, payloads)) > self._largest_payload
+            ):
+                payloads = await self._admit(payloads)
+                if not payloads:
+                    return
             if self.closing():  # the writer may be stopping: nothing submitted now is written
                 self._drop(len(payloads), "closed")
                 return
             first = self._next_seq
             data = encode_records(first, payloads)
             self._next_seq += len(payloads)
-            self._reserved += len(data)
+            self._reserved += len(data) + SEGMENT_HEADER_SIZE  # it may start a segment
             done: asyncio.Future[None] = self._loop.create_future()
             self._submitted.add(done)
             self._writer.submit(WriteRequest(first, payloads, data, done))
@@ -204,25 +213,23 @@ class DiskSpool:
 
     async def _admit(self, payloads: list[bytes]) -> list[bytes]:
         """The events to write now; the others are counted as dropped (when_full)."""
-        if max(map(len, payloads)) + HEADER_SIZE > min(self.max_size, MAX_PAYLOAD):
-            kept = [p for p in payloads if len(p) + HEADER_SIZE <= min(self.max_size, MAX_PAYLOAD)]
+        if max(map(len, payloads)) > self._largest_payload:
+            kept = [p for p in payloads if len(p) <= self._largest_payload]
             self._drop(len(payloads) - len(kept), "too_large")
             payloads = kept
             if not payloads:
                 return []
-        need = sum(map(len, payloads)) + HEADER_SIZE * len(payloads)
-        # only sealed segments can be freed; the one being written rolls at segment_size
-        while self._used + self._reserved + need > self.max_size and len(self._segments) > 1:
+        need = sum(map(len, payloads)) + HEADER_SIZE * len(payloads) + SEGMENT_HEADER_SIZE
+        while self._used + self._reserved + need > self.max_size:
+            if len(self._segments) == 1 and not self._reserved:
+                # only the segment being written: it rolls at segment_size, which the
+                # settings keep at most half of max_size, so this overshoot is bounded
+                break
             if self._closing:
                 self._drop(len(payloads), "closed")
                 return []
-            if self.when_full == "block":
-                waiter = self._changed
-                await waiter.wait()
-            elif self.when_full == "drop_oldest":
-                await self._drop_oldest_segment()
-            else:
-                room = self.max_size - self._used - self._reserved
+            if self.when_full == "drop_newest":
+                room = self.max_size - self._used - self._reserved - SEGMENT_HEADER_SIZE
                 fit = 0
                 for payload in payloads:
                     room -= len(payload) + HEADER_SIZE
@@ -231,6 +238,12 @@ class DiskSpool:
                     fit += 1
                 self._drop(len(payloads) - fit, "full")
                 return payloads[:fit]
+            if self.when_full == "drop_oldest" and len(self._segments) > 1:
+                await self._drop_oldest_segment()
+                continue
+            # block; or writes under way may seal a segment that can then be dropped
+            waiter = self._changed
+            await waiter.wait()
         return payloads
 
     async def _drop_oldest_segment(self) -> None:
@@ -276,7 +289,7 @@ class DiskSpool:
                 seg.size = size
         appended = 0
         for request in outcome.requests:
-            self._reserved -= len(request.data)
+            self._reserved -= len(request.data) + SEGMENT_HEADER_SIZE
             count = len(request.payloads)
             if request.error is None:
                 seg = touched[request.segment]
@@ -593,8 +606,10 @@ class DiskSpool:
 
     def _gauges(self) -> None:
         self.metrics.set("spool.events.pending", self.pending())
-        self.metrics.set("spool.segments", len(self._segments))
         self.metrics.set("spool.bytes", self._used)
+        if len(self._segments) != self._segments_gauge:
+            self._segments_gauge = len(self._segments)
+            self.metrics.set("spool.segments", self._segments_gauge)
 
     def _drop(self, count: int, reason: str, error: OSError | None = None) -> None:
         if not count:

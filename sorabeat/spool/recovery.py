@@ -107,35 +107,56 @@ def recover(directory: str) -> Recovery:
 def _recover(directory: str, lock_fd: int) -> Recovery:
     notes: list[tuple[int, str]] = []
     _remove_temp_files(directory, notes)
-    state = _read_position(directory, notes)
-    found, corrupt_segments = _valid_segments(directory, notes)
+    state, state_problem = _read_position(directory)
+    found, set_aside = _valid_segments(directory, notes)
 
     if state is None:
         position = found[0].first if found else 0
-        if found:
+        if state_problem or found:
+            problem = state_problem or "missing"
             notes.append(
                 (
                     logging.WARNING,
-                    f"spool state file missing in {directory}: replaying from the oldest "
+                    f"spool state file in {directory} is {problem}: replaying from the oldest "
                     "segment (events already acknowledged may be sent again)",
                 )
             )
     else:
         position = state
     found = _delete_acknowledged(found, position, notes)
+    corrupt_events = 0
     if found and position < found[0].first:
+        missing = found[0].first - position
+        damaged = any(first < found[0].first for first, _ in set_aside)
+        if damaged:
+            corrupt_events += missing
+        why = "were in a damaged segment" if damaged else "are no longer on disk"
         notes.append(
             (
                 logging.WARNING,
                 f"spool position {position} lies before the oldest segment "
                 f"{os.path.basename(found[0].path)}: events {position}..{found[0].first - 1} "
-                f"are no longer on disk; resuming at {found[0].first}",
+                f"{why} ({missing} lost); resuming at {found[0].first}",
             )
         )
         position = found[0].first
+    # set aside after the last good segment: no following segment tells how many were lost
+    after = found[-1].first if found else -1
+    for first, path in set_aside:
+        if first > after:
+            lost = _count_records(path, position)
+            corrupt_events += lost
+            if lost:
+                notes.append(
+                    (
+                        logging.WARNING,
+                        f"spool: {lost} events were in {path}, which cannot be replayed",
+                    )
+                )
 
     recovery = Recovery([], position, position, -1, lock_fd, notes)
-    recovery.corrupt_segments = corrupt_segments
+    recovery.corrupt_segments = len(set_aside)
+    recovery.corrupt_events = corrupt_events
     expected = found[0].first if found else position
     for index, seg in enumerate(found):
         last = index == len(found) - 1
@@ -175,7 +196,10 @@ def _recover(directory: str, lock_fd: int) -> Recovery:
         recovery.write_fd = fd
         recovery.segments.append(RecoveredSegment(next_seq, path, SEGMENT_HEADER_SIZE, next_seq, 0))
     if state != recovery.position:
-        write_state(directory, recovery.position)
+        try:
+            write_state(directory, recovery.position)
+        except OSError as exc:  # e.g. a full disk: saved with the next acknowledgement
+            recovery.note(logging.WARNING, f"cannot save the spool position yet: {exc}")
     return recovery
 
 
@@ -192,23 +216,20 @@ def _is_segment_temp(name: str) -> bool:
     return stem != name and parse_segment_name(stem) is not None
 
 
-def _read_position(directory: str, notes: list[tuple[int, str]]) -> int | None:
+def _read_position(directory: str) -> tuple[int | None, str]:
+    """The persisted position, or None and what is wrong with the state file."""
     try:
-        return read_state(directory)
+        return read_state(directory), ""
     except (BadStateError, OSError) as exc:
-        notes.append(
-            (
-                logging.WARNING,
-                f"spool state file in {directory} is unreadable ({exc}): replaying from the "
-                "oldest segment (events already acknowledged may be sent again)",
-            )
-        )
-        return None
+        return None, f"unreadable ({exc})"
 
 
-def _valid_segments(directory: str, notes: list[tuple[int, str]]) -> tuple[list[_Found], int]:
+def _valid_segments(
+    directory: str, notes: list[tuple[int, str]]
+) -> tuple[list[_Found], list[tuple[int, str]]]:
+    """The segments with a good header, in order; and (first, new path) of those set aside."""
     found: list[_Found] = []
-    renamed = 0
+    set_aside: list[tuple[int, str]] = []
     for name in os.listdir(directory):
         first = parse_segment_name(name)
         if first is None:
@@ -221,16 +242,34 @@ def _valid_segments(directory: str, notes: list[tuple[int, str]]) -> tuple[list[
             if named != first:
                 raise BadSegmentHeaderError(f"its header names sequence number {named}")
         except (BadSegmentHeaderError, OSError) as exc:
-            notes.append((logging.WARNING, _set_aside(path, f"bad header ({exc})")))
-            renamed += 1
+            target, message = _set_aside(path, f"bad header ({exc})")
+            notes.append((logging.WARNING, message))
+            set_aside.append((first, target))
             continue
         found.append(_Found(first, path))
     found.sort(key=lambda s: s.first)
-    return found, renamed
+    return found, set_aside
 
 
-def _set_aside(path: str, why: str) -> str:
-    """Rename a segment to ``*.corrupt`` (kept for inspection); the log line to write."""
+def _count_records(path: str, floor: int) -> int:
+    """Good records numbered ``floor`` or later in a file set aside (its header is bad,
+    but records carry their own numbers and checksums)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return 0
+    try:
+        size = os.fstat(fd).st_size
+        return read_records(fd, SEGMENT_HEADER_SIZE, size, 0, floor=floor, keep=False).scan.count
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
+
+
+def _set_aside(path: str, why: str) -> tuple[str, str]:
+    """Rename a segment to ``*.corrupt`` (kept for inspection); its new path and the log
+    line to write."""
     target = path + CORRUPT_SUFFIX
     n = 1
     while os.path.exists(target):
@@ -242,9 +281,9 @@ def _set_aside(path: str, why: str) -> str:
         try:
             os.unlink(path)
         except OSError:
-            return f"spool segment {path}: {why}; could not set it aside ({exc.strerror})"
-        return f"spool segment {path}: {why}; deleted (renaming failed: {exc.strerror})"
-    return f"spool segment {path}: {why}; renamed to {target}, its events are skipped"
+            return path, f"spool segment {path}: {why}; could not set it aside ({exc.strerror})"
+        return path, f"spool segment {path}: {why}; deleted (renaming failed: {exc.strerror})"
+    return target, f"spool segment {path}: {why}; renamed to {target}, its events are skipped"
 
 
 def _delete_acknowledged(
@@ -268,7 +307,7 @@ def _scan_segment(
         fd = os.open(seg.path, os.O_RDWR if last else os.O_RDONLY)
     except OSError as exc:
         recovery.corrupt_segments += 1
-        recovery.note(logging.WARNING, _set_aside(seg.path, f"cannot be opened ({exc.strerror})"))
+        recovery.note(logging.WARNING, _set_aside(seg.path, f"cannot be opened ({exc})")[1])
         return None
     try:
         size = os.fstat(fd).st_size
@@ -280,12 +319,12 @@ def _scan_segment(
             if last:
                 raise
             recovery.corrupt_segments += 1
-            recovery.note(logging.WARNING, _set_aside(seg.path, f"unreadable ({exc.strerror})"))
+            recovery.note(logging.WARNING, _set_aside(seg.path, f"unreadable ({exc})")[1])
             return None
         good = found.expected > expected
         if not last and not good and size > SEGMENT_HEADER_SIZE:
             recovery.corrupt_segments += 1
-            recovery.note(logging.WARNING, _set_aside(seg.path, "no readable record"))
+            recovery.note(logging.WARNING, _set_aside(seg.path, "no readable record")[1])
             return None
         recovery.corrupt_events += found.lost
         if found.lost or found.skipped_bytes:
