@@ -22,6 +22,7 @@ import errno
 import functools
 import logging
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -109,6 +110,7 @@ class DiskSpool:
         self._unread_count = sum(s.count for s in self._segments)
         self._read_fd: int | None = None
         self._read_fd_seg: _Segment | None = None
+        self._read_fd_lock = threading.Lock()
         self._reading = False
         self._inflight: deque[Batch] = deque()
         self._inflight_unacked = 0
@@ -402,17 +404,21 @@ class DiskSpool:
         return True
 
     def _read_chunk(self, seg: _Segment, offset: int, limit: int, expected: int) -> ReadResult:
-        """In a worker thread (one read at a time: get holds the read lock)."""
-        if self._read_fd_seg is not seg:
-            if self._read_fd is not None:
-                os.close(self._read_fd)
-                self._read_fd = None
-            self._read_fd = os.open(seg.path, os.O_RDONLY)
-            self._read_fd_seg = seg
-        assert self._read_fd is not None
-        return read_records(
-            self._read_fd, offset, limit, expected, floor=self._read_floor, max_records=READ_AHEAD
-        )
+        """In a worker thread. The lock keeps close() from closing the descriptor under a
+        read that a cancelled get() left running."""
+        with self._read_fd_lock:
+            if self._read_fd_seg is not seg or self._read_fd is None:
+                self._close_read_fd_locked()
+                self._read_fd = os.open(seg.path, os.O_RDONLY)
+                self._read_fd_seg = seg
+            return read_records(
+                self._read_fd,
+                offset,
+                limit,
+                expected,
+                floor=self._read_floor,
+                max_records=READ_AHEAD,
+            )
 
     def _unreadable(self, cursor: _Cursor, exc: OSError) -> None:
         """A read failed (EIO...): give up the rest of that segment, counting its events."""
@@ -425,6 +431,7 @@ class DiskSpool:
         log.error("cannot read spool segment %s (%s): skipping its %d events", seg.path, exc, lost)
         if lost:
             self.metrics.add("spool.events.dropped", lost, reason="read_error")
+            self._gauges()
 
     def _following(self, seg: _Segment) -> _Segment | None:
         for index, candidate in enumerate(self._segments):
@@ -590,6 +597,10 @@ class DiskSpool:
         self._notify()
 
     def _close_read_fd(self) -> None:
+        with self._read_fd_lock:
+            self._close_read_fd_locked()
+
+    def _close_read_fd_locked(self) -> None:
         if self._read_fd is not None:
             os.close(self._read_fd)
             self._read_fd = None
