@@ -10,8 +10,8 @@ Guarantees:
 - the spool's own files never stop sorabeat from starting (see ``recovery``).
 
 The event loop owns all bookkeeping; blocking work runs elsewhere: the writer thread
-appends and fsyncs (``writer``), a small pool reads segments, writes the acknowledged
-position and deletes segments.
+appends and fsyncs (``writer``), a small pool reads segments (``reader``), writes the
+acknowledged position (``state``) and deletes segments. See docs/spool.md.
 """
 
 from __future__ import annotations
@@ -22,20 +22,18 @@ import errno
 import functools
 import logging
 import os
-import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from itertools import repeat
 from typing import TypeVar
 
 from sorabeat.monitoring.registry import Registry
 from sorabeat.spool.base import Batch
 from sorabeat.spool.notices import DropNotices
+from sorabeat.spool.reader import SegmentInfo, SegmentReader
 from sorabeat.spool.record import HEADER_SIZE, MAX_PAYLOAD, encode_records
 from sorabeat.spool.recovery import Recovery, SpoolError, recover
-from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, ReadResult, read_records
+from sorabeat.spool.segment import SEGMENT_HEADER_SIZE
 from sorabeat.spool.settings import SpoolSettings
 from sorabeat.spool.state import write_state
 from sorabeat.spool.writer import GroupOutcome, SegmentWriter, WriteRequest
@@ -45,28 +43,7 @@ __all__ = ["DiskSpool", "SpoolError"]
 log = logging.getLogger("sorabeat.spool")
 T = TypeVar("T")
 
-READ_AHEAD = 4096  # events decoded ahead of the output
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-
-
-@dataclass(eq=False, slots=True)
-class _Segment:
-    first: int
-    path: str
-    size: int  # durable bytes
-    end: int  # sequence number after its last record
-    count: int = 0  # records still to deliver (at or past the replay floor)
-    taken: int = 0  # of those, handed out or dropped
-    gone: bool = False
-
-
-@dataclass(slots=True)
-class _Cursor:
-    """Where reading continues: everything before it is decoded, handed out or skipped."""
-
-    seg: _Segment
-    offset: int
-    expected: int
 
 
 class DiskSpool:
@@ -95,7 +72,7 @@ class DiskSpool:
         self._largest_payload = min(self.max_size - HEADER_SIZE - SEGMENT_HEADER_SIZE, MAX_PAYLOAD)
         self._loop = asyncio.get_running_loop()
         self._segments = [
-            _Segment(s.first, s.path, s.size, s.end, s.count) for s in recovery.segments
+            SegmentInfo(s.first, s.path, s.size, s.end, s.count) for s in recovery.segments
         ]
         self._used = sum(s.size for s in self._segments)
         self._reserved = 0  # bytes framed and waiting for the writer
@@ -103,15 +80,8 @@ class DiskSpool:
         self._position = recovery.position  # oldest unacknowledged, in memory
         self._persisted = recovery.position
         self._drop_floor = recovery.position
-        self._read_floor = recovery.position
-        first = self._segments[0]
-        self._cursor = _Cursor(first, SEGMENT_HEADER_SIZE, first.first)
-        self._unread: deque[tuple[int, bytes, _Segment]] = deque()
+        self._reader = SegmentReader(self._segments, recovery.position)
         self._unread_count = sum(s.count for s in self._segments)
-        self._read_fd: int | None = None
-        self._read_fd_seg: _Segment | None = None
-        self._read_fd_lock = threading.Lock()
-        self._reading = False
         self._inflight: deque[Batch] = deque()
         self._inflight_unacked = 0
         self._submitted: set[asyncio.Future[None]] = set()
@@ -256,8 +226,6 @@ class DiskSpool:
         self._unread_count -= unread
         self._used -= seg.size
         self._drop_floor = max(self._drop_floor, seg.end)
-        while self._unread and self._unread[0][2].gone:
-            self._unread.popleft()
         if unread:
             self._drop(unread, "full")
         self._advance_position()
@@ -282,7 +250,7 @@ class DiskSpool:
         for first, path in outcome.new_segments:
             if self._segments[-1].first == first:
                 continue  # an empty segment replaced by a fresh one of the same name
-            self._segments.append(_Segment(first, path, 0, first))
+            self._segments.append(SegmentInfo(first, path, 0, first))
         touched = {s.first: s for s in self._segments[-(len(outcome.new_segments) + 2) :]}
         for first, size in outcome.sizes.items():
             seg = touched.get(first)
@@ -299,7 +267,7 @@ class DiskSpool:
                 seg.count += count
                 self._unread_count += count
                 appended += count
-                self._feed(request, seg)
+                self._reader.feed(seg, request.start, request.end, request.first, request.payloads)
             else:
                 self._drop(count, _reason(request.error), request.error)
             self._submitted.discard(request.done)
@@ -318,136 +286,32 @@ class DiskSpool:
         self._gauges()
         self._notify()
 
-    def _feed(self, request: WriteRequest, seg: _Segment) -> None:
-        """Hand just-written events to the reader from memory when it has caught up."""
-        if self._reading or len(self._unread) >= READ_AHEAD:
-            return
-        self._skip_exhausted()
-        cursor = self._cursor
-        if cursor.seg is not seg or cursor.offset != request.start:
-            return
-        count = len(request.payloads)
-        self._unread.extend(
-            zip(range(request.first, request.first + count), request.payloads, repeat(seg))
-        )
-        cursor.offset = request.end
-        cursor.expected = request.first + count
-
     # -- get / ack -----------------------------------------------------------------------
 
     async def get(self, max_events: int) -> Batch | None:
         if max_events < 1:
             raise ValueError(f"get of {max_events} events")
         async with self._read_lock:
-            while True:
+            while not self._reader.buffered():
                 if self._closing:
                     return None
-                while self._unread and self._unread[0][2].gone:
-                    self._unread.popleft()
-                if self._unread:
-                    return self._take(max_events)
-                if await self._read_more():
-                    continue
-                waiter = self._changed
-                await waiter.wait()
-
-    def _take(self, max_events: int) -> Batch:
-        unread = self._unread
-        first, payload, seg = unread.popleft()
-        seg.taken += 1
-        events = [payload]
-        expect = first + 1
-        while len(events) < max_events and unread:
-            seq, payload, seg = unread[0]
-            if seq != expect or seg.gone:
-                break
-            unread.popleft()
-            seg.taken += 1
-            events.append(payload)
-            expect += 1
+                lost = await self._reader.read_more(self._io)
+                if lost is None:  # nothing stored past what was handed out
+                    waiter = self._changed
+                    await waiter.wait()
+                elif lost:
+                    self._unread_count -= lost
+                    self.metrics.add("spool.events.dropped", lost, reason="read_error")
+                    self._gauges()
+            if self._closing:
+                return None
+            first, events = self._reader.take(max_events)
         count = len(events)
         self._unread_count -= count
         self._inflight_unacked += count
         batch = Batch(first=first, events=events)
         self._inflight.append(batch)
         return batch
-
-    async def _read_more(self) -> bool:
-        """Decode the next events from disk; False when there is nothing to read."""
-        cursor = self._cursor
-        if cursor.seg.gone:
-            self._move_cursor(self._segments[0])
-            return True
-        if cursor.offset >= cursor.seg.size:
-            following = self._following(cursor.seg)
-            if following is None:
-                return False
-            self._move_cursor(following)
-            return True
-        self._reading = True
-        try:
-            result = await self._io(
-                self._read_chunk, cursor.seg, cursor.offset, cursor.seg.size, cursor.expected
-            )
-        except OSError as exc:
-            self._unreadable(cursor, exc)
-            return True
-        finally:
-            self._reading = False
-        if cursor is not self._cursor or cursor.seg.gone:
-            return True  # its segment was dropped meanwhile
-        found = result.scan
-        self._unread.extend((seq, payload, cursor.seg) for seq, payload in found.records)
-        # damage was counted when the spool opened; here it is only skipped
-        cursor.offset = cursor.seg.size if found.state == "tail" else found.offset
-        cursor.expected = found.expected
-        return True
-
-    def _read_chunk(self, seg: _Segment, offset: int, limit: int, expected: int) -> ReadResult:
-        """In a worker thread. The lock keeps close() from closing the descriptor under a
-        read that a cancelled get() left running."""
-        with self._read_fd_lock:
-            if self._read_fd_seg is not seg or self._read_fd is None:
-                self._close_read_fd_locked()
-                self._read_fd = os.open(seg.path, os.O_RDONLY)
-                self._read_fd_seg = seg
-            return read_records(
-                self._read_fd,
-                offset,
-                limit,
-                expected,
-                floor=self._read_floor,
-                max_records=READ_AHEAD,
-            )
-
-    def _unreadable(self, cursor: _Cursor, exc: OSError) -> None:
-        """A read failed (EIO...): give up the rest of that segment, counting its events."""
-        seg = cursor.seg
-        buffered = sum(1 for _, _, s in self._unread if s is seg)
-        lost = seg.count - seg.taken - buffered
-        seg.taken += lost
-        self._unread_count -= lost
-        cursor.offset = seg.size
-        log.error("cannot read spool segment %s (%s): skipping its %d events", seg.path, exc, lost)
-        if lost:
-            self.metrics.add("spool.events.dropped", lost, reason="read_error")
-            self._gauges()
-
-    def _following(self, seg: _Segment) -> _Segment | None:
-        for index, candidate in enumerate(self._segments):
-            if candidate is seg:
-                return self._segments[index + 1] if index + 1 < len(self._segments) else None
-        return None
-
-    def _move_cursor(self, seg: _Segment) -> None:
-        self._cursor = _Cursor(seg, SEGMENT_HEADER_SIZE, max(self._cursor.expected, seg.first))
-
-    def _skip_exhausted(self) -> None:
-        while self._cursor.offset >= self._cursor.seg.size and not self._cursor.seg.gone:
-            following = self._following(self._cursor.seg)
-            if following is None:
-                return
-            self._move_cursor(following)
 
     def ack(self, batch: Batch, count: int) -> None:
         if count <= batch.acked:
@@ -467,15 +331,11 @@ class DiskSpool:
 
     def _advance_position(self) -> None:
         """Move the in-memory position over the acknowledged prefix; persist it later."""
-        while self._unread and self._unread[0][2].gone:
-            self._unread.popleft()
         if self._inflight:
             head = self._inflight[0]
             position = head.first + head.acked
-        elif self._unread:
-            position = self._unread[0][0]
         else:
-            position = self._cursor.expected
+            position = self._reader.next_seq()
         position = max(position, self._drop_floor)
         if position > self._position:
             self._position = position
@@ -527,7 +387,7 @@ class DiskSpool:
 
     async def _delete_acknowledged(self) -> None:
         """Delete sealed segments wholly below the persisted position."""
-        doomed: list[_Segment] = []
+        doomed: list[SegmentInfo] = []
         while len(self._segments) > 1 and self._segments[0].end <= self._persisted:
             seg = self._segments.pop(0)
             seg.gone = True
@@ -566,7 +426,7 @@ class DiskSpool:
         assert self._persist_task is not None
         await self._persist_task
         async with self._read_lock:
-            await self._io(self._close_read_fd)
+            await self._io(self._reader.close)
         await asyncio.to_thread(self._executor.shutdown)
         os.close(self._lock_fd)
         self._closed = True
@@ -589,22 +449,12 @@ class DiskSpool:
         if self._persist_task is not None:
             self._persist_task.cancel()
         await asyncio.to_thread(self._executor.shutdown)
-        self._close_read_fd()
+        self._reader.close()
         os.close(self._lock_fd)
         for done in self._submitted:
             done.cancel()
         self._closed = True
         self._notify()
-
-    def _close_read_fd(self) -> None:
-        with self._read_fd_lock:
-            self._close_read_fd_locked()
-
-    def _close_read_fd_locked(self) -> None:
-        if self._read_fd is not None:
-            os.close(self._read_fd)
-            self._read_fd = None
-            self._read_fd_seg = None
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -377,7 +377,7 @@ async def test_a_segment_that_cannot_be_read_is_skipped_and_counted(
     spool_dir: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # EIO injected at the file layer: no test file system fails reads on demand
-    from sorabeat.spool import disk as disk_module
+    from sorabeat.spool import reader as reader_module
 
     settings = tiny(segment_size=2048)
     spool = await open_spool(spool_dir, settings)
@@ -386,7 +386,7 @@ async def test_a_segment_that_cannot_be_read_is_skipped_and_counted(
     await spool.close()
     metrics = Registry()
     again = await open_spool(spool_dir, settings, metrics)
-    real = disk_module.read_records
+    real = reader_module.read_records
     calls = [0]
 
     def failing_once(fd: int, offset: int, *args: object, **kwargs: object) -> object:
@@ -395,7 +395,7 @@ async def test_a_segment_that_cannot_be_read_is_skipped_and_counted(
             raise OSError(errno.EIO, "Input/output error")
         return real(fd, offset, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(disk_module, "read_records", failing_once)
+    monkeypatch.setattr(reader_module, "read_records", failing_once)
     got = await read_events(again, 20, ack=True)
     assert got == [event(i, 150) for i in [*range(10), *range(20, 30)]]
     assert metrics.counter("spool.events.dropped", reason="read_error") == 10

@@ -21,7 +21,7 @@ from tests.spool_support import WAIT, event_id, intact, read_backlog
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 25
-SEED = 20260102
+SEED = int(os.environ.get("SPOOL_KILL_SEED", "20260102"))  # reproducible; vary to explore
 ROUND_IDS = 10**7  # each run numbers its events from round * ROUND_IDS
 
 

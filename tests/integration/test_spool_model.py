@@ -247,7 +247,7 @@ class SpoolMachine(RuleBasedStateMachine):
 
 
 SpoolMachine.TestCase.settings = settings(
-    max_examples=150,
+    max_examples=int(os.environ.get("SPOOL_MODEL_EXAMPLES", "150")),  # raise to explore
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
