@@ -76,7 +76,8 @@ def create_segment(directory: str, first_seq: int) -> tuple[int, str]:
     """Create a segment durably, header included; returns (fd open for appending, path)."""
     path = os.path.join(directory, segment_name(first_seq))
     temp = path + TEMP_SUFFIX
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # O_APPEND: after a failed write is truncated away, the next one lands at the new end
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
     try:
         header = encode_segment_header(first_seq)
         if os.write(fd, header) != len(header):

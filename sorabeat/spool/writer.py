@@ -198,6 +198,7 @@ class SegmentWriter:
             self._next_seq = run[0].first
             try:
                 os.ftruncate(self._fd, run_start)
+                os.lseek(self._fd, run_start, os.SEEK_SET)
                 os.fdatasync(self._fd)
             except OSError:
                 # the tail may hold a partial record: never append after it again

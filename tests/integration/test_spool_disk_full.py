@@ -16,7 +16,7 @@ import pytest
 from sorabeat.monitoring.registry import Registry
 from sorabeat.spool.disk import DiskSpool
 from sorabeat.spool.state import read_state
-from tests.spool_support import event, read_backlog, read_events, tiny
+from tests.spool_support import event, read_backlog, read_events, segment_bytes, tiny
 
 FS_SIZE = 256 * 1024
 SETTINGS = tiny(segment_size=16 * 1024, max_size=64 * 1024 * 1024)  # when_full never kicks in
@@ -101,7 +101,16 @@ async def test_a_full_disk_drops_counts_and_recovers(
     assert read_state(directory) == spool.position == len(got)
     rest = await read_backlog(spool)
     assert rest == stored[len(got) :] + fresh
+    assert metrics.gauge("spool.bytes") == segment_bytes(directory)
     await spool.close()
+
+    # the failed writes left no gap or stray bytes: a clean reopen
+    caplog.clear()
+    reopened = Registry()
+    again = await DiskSpool.open(directory, SETTINGS, reopened)
+    assert await read_backlog(again) == rest
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    await again.close()
 
 
 async def test_a_spool_left_on_a_full_disk_reopens_intact(tiny_fs: str) -> None:
@@ -117,6 +126,7 @@ async def test_a_spool_left_on_a_full_disk_reopens_intact(tiny_fs: str) -> None:
         if spool.metrics.counter("spool.events.appended") > appended:
             appended = int(spool.metrics.counter("spool.events.appended"))
             stored.extend(batch)
+    assert spool.metrics.gauge("spool.bytes") == segment_bytes(directory)
     await spool.close()
 
     metrics = Registry()
