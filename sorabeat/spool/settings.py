@@ -13,19 +13,31 @@ WhenFull = Literal["drop_oldest", "drop_newest", "block"]
 @dataclass(frozen=True)
 class SpoolFlushSettings:
     timeout: Seconds = setting(
-        0.25, doc="Longest wait to group appends into one fsync; appends return after it."
+        0.0,
+        doc="How long the first append of a group waits for others before its fsync. "
+        "0: no wait; appends arriving during an fsync share the next one (group commit), "
+        "so concurrent appends are grouped without delaying any. Raise it only where "
+        "fsync is slow (network disks) to make fewer, larger fsyncs.",
     )
     events: Annotated[int, Range(1)] = setting(
-        4096, doc="fsync as soon as this many events wait, without waiting for the timeout."
+        4096,
+        doc="Most events a group holds: a waiting group is written as soon as it has this many.",
     )
 
 
 @dataclass(frozen=True)
 class SpoolSettings:
     path: str = setting("${path.data}/spool", doc="Directory of the segment files.")
-    max_size: Size = setting(1024**3, doc="Most bytes on disk; when_full decides past it.")
+    max_size: Size = setting(
+        1024**3,
+        doc="Most bytes the segment files take; when_full decides past it. Space is freed "
+        "a whole segment at a time.",
+    )
     segment_size: Size = setting(64 * 1024**2, doc="Size at which a new segment file starts.")
-    flush: SpoolFlushSettings = setting(factory=SpoolFlushSettings, doc="fsync grouping.")
+    flush: SpoolFlushSettings = setting(
+        factory=SpoolFlushSettings,
+        doc="fsync grouping. An append returns only once its events are fsynced.",
+    )
     when_full: WhenFull = setting(
         "drop_oldest",
         doc="drop_oldest: forget the oldest events (metrics: the newest are worth most); "

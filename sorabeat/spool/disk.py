@@ -1,0 +1,511 @@
+"""``queue.spool``: the crash-safe disk spool in front of every output.
+
+Guarantees:
+
+- an ``append`` returns once its events are fsynced (or counted as dropped: ``when_full``,
+  a full disk, a write error, shutdown); a returned append survives kill -9 and power loss;
+- events are handed out in append order and forgotten only once acknowledged: after a
+  crash everything from the oldest unacknowledged event is sent again (at least once;
+  duplicates only for events sent, or acknowledged out of order, after it);
+- the spool's own files never stop sorabeat from starting (see ``recovery``).
+
+The event loop owns all bookkeeping; blocking work runs elsewhere: the writer thread
+appends and fsyncs (``writer``), a small pool reads segments (``reader``), writes the
+acknowledged position (``state``) and deletes segments. See docs/spool.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import functools
+import logging
+import os
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from sorabeat.monitoring.registry import Registry
+from sorabeat.spool.base import Batch
+from sorabeat.spool.notices import DropNotices
+from sorabeat.spool.reader import SegmentInfo, SegmentReader
+from sorabeat.spool.record import HEADER_SIZE, MAX_PAYLOAD, encode_records
+from sorabeat.spool.recovery import Recovery, SpoolError, recover
+from sorabeat.spool.segment import SEGMENT_HEADER_SIZE
+from sorabeat.spool.settings import SpoolSettings
+from sorabeat.spool.state import write_state
+from sorabeat.spool.writer import GroupOutcome, SegmentWriter, WriteRequest
+
+__all__ = ["DiskSpool", "SpoolError"]
+
+log = logging.getLogger("sorabeat.spool")
+T = TypeVar("T")
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskSpool:
+    """The disk implementation of the Spool protocol (see module docstring)."""
+
+    @classmethod
+    async def open(cls, directory: str, settings: SpoolSettings, metrics: Registry) -> DiskSpool:
+        """Recover ``directory`` (created if missing) and start the spool.
+
+        Raises SpoolError only when the directory itself is unusable.
+        """
+        recovery = await asyncio.to_thread(recover, directory)
+        for level, message in recovery.notes:
+            log.log(level, "%s", message)
+        return cls(directory, settings, metrics, recovery)
+
+    def __init__(
+        self, directory: str, settings: SpoolSettings, metrics: Registry, recovery: Recovery
+    ) -> None:
+        self.directory = directory
+        self.settings = settings
+        self.metrics = metrics
+        self.when_full = settings.when_full
+        # the limit counts whole segments: fewer than two would leave no room to drop
+        self.max_size = max(settings.max_size, 2 * settings.segment_size)
+        self._largest_payload = min(self.max_size - HEADER_SIZE - SEGMENT_HEADER_SIZE, MAX_PAYLOAD)
+        self._loop = asyncio.get_running_loop()
+        self._segments = [
+            SegmentInfo(s.first, s.path, s.size, s.end, s.count) for s in recovery.segments
+        ]
+        self._used = sum(s.size for s in self._segments)
+        self._reserved = 0  # bytes framed and waiting for the writer
+        self._next_seq = recovery.next_seq
+        self._position = recovery.position  # oldest unacknowledged, in memory
+        self._persisted = recovery.position
+        self._drop_floor = recovery.position
+        self._reader = SegmentReader(self._segments, recovery.position)
+        self._unread_count = sum(s.count for s in self._segments)
+        self._inflight: deque[Batch] = deque()
+        self._inflight_unacked = 0
+        self._submitted: set[asyncio.Future[None]] = set()
+        self._changed = asyncio.Event()
+        self._closing = False
+        self._closed = False
+        self._abandoned = False
+        self._admission = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+        self._persist_task: asyncio.Task[None] | None = None
+        self._persist_kick = asyncio.Event()
+        self._close_task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="spool-io")
+        self._lock_fd = recovery.lock_fd
+        self._notices = DropNotices(log)
+        self._segments_gauge = -1
+        self._writer_stopped: asyncio.Future[None] = self._loop.create_future()
+        last = self._segments[-1]
+        self._writer = SegmentWriter(
+            directory,
+            recovery.write_fd,
+            last.first,
+            last.size,
+            recovery.next_seq,
+            settings.segment_size,
+            settings.flush.events,
+            settings.flush.timeout,
+            self._report,
+        )
+        self._writer.start()
+
+        metrics.add("spool.events.corrupt", recovery.corrupt_events)
+        metrics.add("spool.segments.corrupt", recovery.corrupt_segments)
+        metrics.add("spool.bytes.truncated", recovery.truncated_bytes)
+        self._gauges()
+        pending = self.pending()
+        if pending:
+            log.info(
+                "spool %s: %d events from earlier runs to deliver (%d segments, %d bytes)",
+                directory,
+                pending,
+                len(self._segments),
+                self._used,
+            )
+
+    # -- introspection (metrics, tests) ------------------------------------------------
+
+    @property
+    def position(self) -> int:
+        """Sequence number of the oldest event not acknowledged (in memory)."""
+        return self._position
+
+    @property
+    def persisted_position(self) -> int:
+        """The position last written to the state file."""
+        return self._persisted
+
+    @property
+    def next_seq(self) -> int:
+        """Sequence number the next appended event gets."""
+        return self._next_seq
+
+    def pending(self) -> int:
+        return self._unread_count + self._inflight_unacked
+
+    def closing(self) -> bool:
+        """close() (or abandon()) has begun: appends are dropped, get returns None."""
+        return self._closing
+
+    # -- append --------------------------------------------------------------------------
+
+    async def append(self, events: Sequence[bytes]) -> None:
+        if not events:
+            return
+        if self._closing:
+            self._drop(len(events), "closed")
+            return
+        async with self._admission:
+            payloads = list(events)
+            # the records, and the header of the segment they may start
+            need = sum(map(len, payloads)) + HEADER_SIZE * len(payloads) + SEGMENT_HEADER_SIZE
+            if (
+                self._used + self._reserved + need > self.max_size
+                or max(map(len, payloads)) > self._largest_payload
+            ):
+                payloads = await self._admit(payloads)
+                if not payloads:
+                    return
+            if self.closing():  # the writer may be stopping: nothing submitted now is written
+                self._drop(len(payloads), "closed")
+                return
+            first = self._next_seq
+            data = encode_records(first, payloads)
+            self._next_seq += len(payloads)
+            self._reserved += len(data) + SEGMENT_HEADER_SIZE  # it may start a segment
+            done: asyncio.Future[None] = self._loop.create_future()
+            self._submitted.add(done)
+            self._writer.submit(WriteRequest(first, payloads, data, done))
+        # outside the lock: appends arriving meanwhile join the same fsync
+        await done
+
+    async def _admit(self, payloads: list[bytes]) -> list[bytes]:
+        """The events to write now; the others are counted as dropped (when_full)."""
+        if max(map(len, payloads)) > self._largest_payload:
+            kept = [p for p in payloads if len(p) <= self._largest_payload]
+            self._drop(len(payloads) - len(kept), "too_large")
+            payloads = kept
+            if not payloads:
+                return []
+        need = sum(map(len, payloads)) + HEADER_SIZE * len(payloads) + SEGMENT_HEADER_SIZE
+        while self._used + self._reserved + need > self.max_size:
+            if len(self._segments) == 1 and not self._reserved:
+                # only the segment being written: it rolls at segment_size, which the
+                # settings keep at most half of max_size, so this overshoot is bounded
+                break
+            if self._closing:
+                self._drop(len(payloads), "closed")
+                return []
+            if self.when_full == "drop_newest":
+                room = self.max_size - self._used - self._reserved - SEGMENT_HEADER_SIZE
+                fit = 0
+                for payload in payloads:
+                    room -= len(payload) + HEADER_SIZE
+                    if room < 0:
+                        break
+                    fit += 1
+                self._drop(len(payloads) - fit, "full")
+                return payloads[:fit]
+            if self.when_full == "drop_oldest" and len(self._segments) > 1:
+                await self._drop_oldest_segment()
+                continue
+            # block; or writes under way may seal a segment that can then be dropped
+            waiter = self._changed
+            await waiter.wait()
+        return payloads
+
+    async def _drop_oldest_segment(self) -> None:
+        seg = self._segments.pop(0)
+        seg.gone = True
+        unread = seg.count - seg.taken
+        seg.taken = seg.count
+        self._unread_count -= unread
+        self._used -= seg.size
+        self._drop_floor = max(self._drop_floor, seg.end)
+        if unread:
+            self._drop(unread, "full")
+        self._advance_position()
+        self._gauges()
+        await self._unlink([seg.path])
+
+    def _report(self, outcome: GroupOutcome | None) -> None:
+        """Called in the writer thread."""
+        # RuntimeError: the event loop is gone (an abandoned spool)
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._on_group, outcome)
+
+    def _on_group(self, outcome: GroupOutcome | None) -> None:
+        if outcome is None:
+            if not self._writer_stopped.done():
+                self._writer_stopped.set_result(None)
+            return
+        if self._abandoned:
+            for request in outcome.requests:
+                request.done.cancel()
+            return
+        for first, path in outcome.new_segments:
+            if self._segments[-1].first == first:
+                continue  # an empty segment replaced by a fresh one of the same name
+            self._segments.append(SegmentInfo(first, path, 0, first))
+        touched = {s.first: s for s in self._segments[-(len(outcome.new_segments) + 2) :]}
+        for first, size in outcome.sizes.items():
+            seg = touched.get(first)
+            if seg is not None:
+                self._used += size - seg.size
+                seg.size = size
+        appended = 0
+        for request in outcome.requests:
+            self._reserved -= len(request.data) + SEGMENT_HEADER_SIZE
+            count = len(request.payloads)
+            if request.error is None:
+                seg = touched[request.segment]
+                seg.end = request.first + count
+                seg.count += count
+                self._unread_count += count
+                appended += count
+                self._reader.feed(seg, request.start, request.end, request.first, request.payloads)
+            else:
+                self._drop(count, _reason(request.error), request.error)
+            self._submitted.discard(request.done)
+            if not request.done.done():
+                request.done.set_result(None)
+        if outcome.failure is not None:
+            # number new appends from the last durable record again
+            self._next_seq = outcome.next_seq
+        self.metrics.add("spool.events.appended", appended)
+        if outcome.fsyncs:
+            self.metrics.add("spool.fsync.count", outcome.fsyncs)
+            self.metrics.add("spool.fsync.seconds", outcome.fsync_seconds)
+            self.metrics.set(
+                "spool.fsync.latency_ms", outcome.fsync_seconds / outcome.fsyncs * 1000
+            )
+        self._gauges()
+        self._notify()
+
+    # -- get / ack -----------------------------------------------------------------------
+
+    async def get(self, max_events: int) -> Batch | None:
+        if max_events < 1:
+            raise ValueError(f"get of {max_events} events")
+        async with self._read_lock:
+            while not self._reader.buffered():
+                if self._closing:
+                    return None
+                lost = await self._reader.read_more(self._io)
+                if lost is None:  # nothing stored past what was handed out
+                    waiter = self._changed
+                    await waiter.wait()
+                elif lost:
+                    self._unread_count -= lost
+                    self.metrics.add("spool.events.dropped", lost, reason="read_error")
+                    self._gauges()
+            if self._closing:
+                return None
+            first, events = self._reader.take(max_events)
+        count = len(events)
+        self._unread_count -= count
+        self._inflight_unacked += count
+        batch = Batch(first=first, events=events)
+        self._inflight.append(batch)
+        return batch
+
+    def ack(self, batch: Batch, count: int) -> None:
+        if count <= batch.acked:
+            return
+        if count > len(batch.events):
+            raise ValueError(f"ack of {count} events for a batch of {len(batch.events)}")
+        newly = count - batch.acked
+        batch.acked = count
+        self._inflight_unacked -= newly
+        self.metrics.add("spool.events.acked", newly)
+        inflight = self._inflight
+        while inflight and inflight[0].acked == len(inflight[0].events):
+            inflight.popleft()
+        self._advance_position()
+        self.metrics.set("spool.events.pending", self.pending())
+        self._notify()
+
+    def _advance_position(self) -> None:
+        """Move the in-memory position over the acknowledged prefix; persist it later."""
+        if self._inflight:
+            head = self._inflight[0]
+            position = head.first + head.acked
+        else:
+            position = self._reader.next_seq()
+        position = max(position, self._drop_floor)
+        if position > self._position:
+            self._position = position
+            if not self._abandoned:
+                self._schedule_persist()
+
+    async def wait_drained(self) -> None:
+        while self.pending():
+            waiter = self._changed
+            await waiter.wait()
+
+    # -- persisting the position and deleting segments -----------------------------------
+
+    def _schedule_persist(self) -> None:
+        if self._closed or self._abandoned:
+            return
+        self._persist_kick.set()
+        if self._persist_task is None or self._persist_task.done():
+            self._persist_task = self._loop.create_task(self._persist(), name="spool-persist")
+
+    async def _persist(self) -> None:
+        delay = 1.0
+        while not self._abandoned:
+            self._persist_kick.clear()
+            target = self._position
+            if target > self._persisted:
+                try:
+                    await self._io(write_state, self.directory, target)
+                except OSError as exc:
+                    self._notices.dropped(
+                        "state",
+                        1,
+                        f"cannot save the spool position in {self.directory} ({exc}); "
+                        "retrying (%d failures): until it succeeds, a restart sends "
+                        "acknowledged events again",
+                    )
+                    if self._closing:
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._persist_kick.wait(), delay)
+                    delay = min(delay * 2, 30.0)
+                    continue
+                delay = 1.0
+                self._persisted = target
+                self.metrics.add("spool.state.writes")
+            await self._delete_acknowledged()
+            if self._position <= self._persisted:
+                return
+
+    async def _delete_acknowledged(self) -> None:
+        """Delete sealed segments wholly below the persisted position."""
+        doomed: list[SegmentInfo] = []
+        while len(self._segments) > 1 and self._segments[0].end <= self._persisted:
+            seg = self._segments.pop(0)
+            seg.gone = True
+            self._used -= seg.size
+            doomed.append(seg)
+        if doomed:
+            self._gauges()
+            self._notify()
+            await self._unlink([s.path for s in doomed])
+
+    async def _unlink(self, paths: list[str]) -> None:
+        try:
+            await self._io(_unlink_all, paths)
+        except OSError as exc:
+            log.warning("cannot delete spool segment: %s", exc)
+
+    async def flush(self) -> None:
+        """Persist the acknowledged position now and delete the segments it frees."""
+        self._schedule_persist()
+        if self._persist_task is not None:
+            await asyncio.shield(self._persist_task)
+
+    # -- shutdown ------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        if self._close_task is None:
+            self._close_task = self._loop.create_task(self._close(), name="spool-close")
+        await asyncio.shield(self._close_task)
+
+    async def _close(self) -> None:
+        self._closing = True
+        self._notify()
+        self._writer.stop()
+        await self._writer_stopped
+        self._schedule_persist()
+        assert self._persist_task is not None
+        await self._persist_task
+        async with self._read_lock:
+            await self._io(self._reader.close)
+        await asyncio.to_thread(self._executor.shutdown)
+        os.close(self._lock_fd)
+        self._closed = True
+        self._notices.flush()
+        self._notify()
+        left = self.pending()
+        if left:
+            log.info("spool closed with %d events to deliver after the next start", left)
+
+    async def abandon(self) -> None:
+        """Stop as a killed process would: write nothing more, persist nothing.
+
+        The write under way (already handed to the kernel) completes, as it would in a
+        real crash. For crash tests.
+        """
+        self._abandoned = True
+        self._closing = True
+        self._writer.abandon()
+        await self._writer_stopped
+        if self._persist_task is not None:
+            self._persist_task.cancel()
+        await asyncio.to_thread(self._executor.shutdown)
+        self._reader.close()
+        os.close(self._lock_fd)
+        for done in self._submitted:
+            done.cancel()
+        self._closed = True
+        self._notify()
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _io(self, fn: Callable[..., T], *args: object) -> T:
+        return await self._loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _gauges(self) -> None:
+        self.metrics.set("spool.events.pending", self.pending())
+        self.metrics.set("spool.bytes", self._used)
+        if len(self._segments) != self._segments_gauge:
+            self._segments_gauge = len(self._segments)
+            self.metrics.set("spool.segments", self._segments_gauge)
+
+    def _drop(self, count: int, reason: str, error: OSError | None = None) -> None:
+        if not count:
+            return
+        self.metrics.add("spool.events.dropped", count, reason=reason)
+        self._notices.dropped(reason, count, _drop_message(self, reason, error))
+
+
+def _reason(error: OSError) -> str:
+    return "disk_full" if error.errno in _DISK_FULL else "write_error"
+
+
+def _drop_message(spool: DiskSpool, reason: str, error: OSError | None) -> str:
+    where = spool.directory.replace("%", "%%")
+    cause = (error.strerror or str(error)) if error is not None else ""
+    cause = cause.replace("%", "%%")
+    if reason == "full":
+        which = "oldest" if spool.when_full == "drop_oldest" else "newest"
+        return (
+            f"spool {where} is full (max_size {spool.max_size} bytes): dropped %d of the "
+            f"{which} events (when_full: {spool.when_full})"
+        )
+    if reason == "disk_full":
+        return (
+            f"no space left to store events in spool {where} ({cause}): dropped %d events; "
+            "appends resume as soon as space is freed"
+        )
+    if reason == "write_error":
+        return f"cannot write to spool {where} ({cause}): dropped %d events"
+    if reason == "too_large":
+        return f"dropped %d events larger than queue.spool.max_size ({spool.max_size} bytes)"
+    return f"spool {where} is closed: dropped %d events appended during shutdown"
+
+
+def _unlink_all(paths: list[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)

@@ -1,0 +1,154 @@
+"""Segment files: ``<first seq, 20 digits>.seg``, a 24-byte header, then records.
+
+The header names the sequence number of the segment's first record and carries its own
+CRC32. A segment only appears under its final name complete with its header (it is written
+as ``.tmp``, fsynced, renamed, and the directory fsynced), so a header that does not decode
+means damage, not a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import struct
+import sys
+import zlib
+from dataclasses import dataclass
+
+from sorabeat.spool.record import ScanResult, scan
+
+SEGMENT_SUFFIX = ".seg"
+TEMP_SUFFIX = ".tmp"
+CORRUPT_SUFFIX = ".corrupt"
+_NAME = re.compile(r"^(\d{20})\.seg$")
+_MAGIC = b"SBSPOOL\x00"
+_VERSION = 1
+_LAYOUT = struct.Struct("<8sHHQ")
+_CRC = struct.Struct("<I")
+SEGMENT_HEADER_SIZE = _LAYOUT.size + _CRC.size
+READ_CHUNK = 1 << 20
+
+
+class BadSegmentHeaderError(ValueError):
+    """The first bytes of a segment file are not a header this version wrote."""
+
+
+def segment_name(first_seq: int) -> str:
+    return f"{first_seq:020d}{SEGMENT_SUFFIX}"
+
+
+def parse_segment_name(name: str) -> int | None:
+    match = _NAME.match(name)
+    return int(match.group(1)) if match else None
+
+
+def encode_segment_header(first_seq: int) -> bytes:
+    body = _LAYOUT.pack(_MAGIC, _VERSION, 0, first_seq)
+    return body + _CRC.pack(zlib.crc32(body))
+
+
+def decode_segment_header(data: bytes) -> int:
+    """The first sequence number the header names. Raises BadSegmentHeaderError."""
+    if len(data) < SEGMENT_HEADER_SIZE:
+        raise BadSegmentHeaderError(f"only {len(data)} bytes, a header has {SEGMENT_HEADER_SIZE}")
+    body = data[: _LAYOUT.size]
+    (crc,) = _CRC.unpack_from(data, _LAYOUT.size)
+    if zlib.crc32(body) != crc:
+        raise BadSegmentHeaderError("header checksum mismatch")
+    magic, version, _, first = _LAYOUT.unpack(body)
+    if magic != _MAGIC:
+        raise BadSegmentHeaderError("not a sorabeat spool segment")
+    if version != _VERSION:
+        raise BadSegmentHeaderError(f"unknown segment version {version}")
+    return int(first)
+
+
+def fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def create_segment(directory: str, first_seq: int) -> tuple[int, str]:
+    """Create a segment durably, header included; returns (fd open for appending, path)."""
+    path = os.path.join(directory, segment_name(first_seq))
+    temp = path + TEMP_SUFFIX
+    # O_APPEND: after a failed write is truncated away, the next one lands at the new end
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+    try:
+        header = encode_segment_header(first_seq)
+        if os.write(fd, header) != len(header):
+            raise OSError("short write of a spool segment header")
+        os.fdatasync(fd)
+        os.rename(temp, path)
+        fsync_directory(directory)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return fd, path
+
+
+@dataclass(slots=True)
+class ReadResult:
+    """``scan`` over a byte range of a file, offsets absolute."""
+
+    scan: ScanResult
+    reached_limit: bool
+
+
+def read_records(
+    fd: int,
+    offset: int,
+    limit: int,
+    expected: int,
+    *,
+    floor: int = 0,
+    max_records: int = sys.maxsize,
+    keep: bool = True,
+    chunk: int = READ_CHUNK,
+) -> ReadResult:
+    """Scan the records of the file between ``offset`` and ``limit`` (blocking).
+
+    Reads ``chunk`` bytes at a time and stops after ``max_records`` records; the result's
+    offset is where to continue. Damage is skipped as ``scan`` does, reading as far as it
+    must to find the next good record.
+    """
+    total = ScanResult("end", offset, expected)
+    size = chunk
+    while True:
+        want = min(size, limit - offset)
+        data = os.pread(fd, want, offset) if want > 0 else b""
+        final = len(data) < want or offset + len(data) >= limit
+        part = scan(
+            data,
+            0,
+            expected,
+            final=final,
+            floor=floor,
+            max_records=max_records - total.count,
+            keep=keep,
+        )
+        total.records.extend(part.records)
+        total.count += part.count
+        total.lost += part.lost
+        total.skipped_bytes += part.skipped_bytes
+        total.bad_tail_record = part.bad_tail_record
+        expected = part.expected
+        if part.state == "more":
+            if part.offset == 0:
+                size *= 2  # one record or one damaged stretch larger than the chunk
+            offset += part.offset
+            continue
+        offset += part.offset
+        size = chunk
+        if part.state == "end" and not final:
+            continue
+        total.state = part.state
+        total.offset = offset
+        total.expected = expected
+        return ReadResult(total, reached_limit=part.state in ("end", "tail"))
