@@ -18,6 +18,8 @@ from sorabeat.monitoring.logline import MetricsLog
 from sorabeat.monitoring.registry import Registry
 from sorabeat.monitoring.server import MonitoringServer
 from sorabeat.outputs.discard import DiscardOutput
+from sorabeat.spool.recovery import SpoolError
+from sorabeat.tls import TLSConfigError
 
 log = logging.getLogger("sorabeat")
 
@@ -89,7 +91,10 @@ async def run(loaded: LoadedConfig, *, no_publish: bool = False) -> None:
     metrics_log: asyncio.Task[None] | None = None
     try:
         output = DiscardOutput() if no_publish else None
-        pipeline = await build_pipeline(loaded, agent, metrics, output)
+        try:
+            pipeline = await build_pipeline(loaded, agent, metrics, output)
+        except (SpoolError, TLSConfigError) as exc:
+            raise CliError(f"cannot start: {exc}") from None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
