@@ -149,3 +149,18 @@ def ndjson(path: Path) -> list[dict[str, Any]]:
         return []
     data = path.read_bytes()
     return [orjson.loads(line) for line in data.split(b"\n")[:-1] if line]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server that must come back on it)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def receiver(workdir: Path, port: int, out: Path, *extra: str, name: str = "receive") -> Proc:
+    return Proc(
+        ["receive", "--listen", f"127.0.0.1:{port}", "--output", str(out), *extra], workdir, name
+    )
