@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import dataclasses
 import os
+import signal
 import tempfile
 import time
 
@@ -112,10 +113,15 @@ async def demo(args: argparse.Namespace, period: float, workdir: str) -> int:
         agent = agent_info(loaded.paths.data, loaded.settings.name)
         pipeline = await build_pipeline(loaded, agent, metrics)
         stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         running = asyncio.ensure_future(pipeline.run(stop))
         progress = asyncio.ensure_future(_progress(metrics, receiver, period))
         try:
-            await asyncio.wait({running}, timeout=args.duration)
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({running, stopped}, timeout=args.duration)
+            stopped.cancel()
         finally:
             stop.set()
             progress.cancel()
