@@ -17,8 +17,10 @@ sample data and kbn_archiver fixtures):
 - The object references its data view once per layer as
   ``indexpattern-datasource-layer-<layerId>`` (and ``indexpattern-datasource-current-
   indexpattern``, as Kibana writes it).
-Inferred: the value format ``suffix`` parameter (present in 8.x's format selector) is shown
-after every value.
+Inferred (not checked against a running Kibana): the value format ``suffix`` parameter (in
+8.x's format selector) is shown after every value; a ``timeScale`` column gets Lens' own
+"/s" after its values, so rate labels say "/s" and rate formats add no suffix; a
+``unique_count`` keeps Lens' default ``emptyAsNull: true`` (no documents, no value).
 """
 
 from __future__ import annotations
