@@ -308,3 +308,18 @@ async def test_export_dashboard_writes_what_setup_imports(tmp_path: Path) -> Non
         code, _out, err = await sorabeat(tmp_path, "export", "dashboard", "--dir", "file")
         assert code == 1
         assert "cannot write" in err and "Traceback" not in err
+
+
+async def test_whole_request_refusals_name_the_setting_to_check(tmp_path: Path) -> None:
+    async with KibanaEmulator(max_payload=100_000) as kb:
+        configure(tmp_path, {"setup.kibana.host": kb.url})
+        code, _out, err = await sorabeat(tmp_path, "setup", "--dashboards")
+        assert code == 1
+        assert "the file is larger than Kibana accepts (413)" in err
+        assert "savedObjects.maxImportPayloadBytes" in err
+        configure(tmp_path, {"setup.kibana": {"host": kb.url, "space.id": "nope"}})
+        code, _out, err = await sorabeat(tmp_path, "setup", "--dashboards")
+        assert code == 1
+        assert "not found (404): Saved object [space/nope] not found" in err
+        assert "setup.kibana.space.id" in err
+        assert kb.objects == {}
