@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 FILE_FLAGS = frozenset({"-c", "--c", "--profile", "--cpuprofile"})
-DIR_FLAGS = frozenset({"--path.home", "--path.config", "--path.data", "--path.logs"})
+DIR_FLAGS = frozenset({"--path.home", "--path.config", "--path.data", "--path.logs", "--dir"})
 
 
 def register(

@@ -10,6 +10,8 @@ import yaml
 from sorabeat.cli.common import CliError, load_config
 from sorabeat.config.secrets import SecretScrubber, mask_secrets
 
+DASHBOARD_FILE = "sorabeat-kibana.ndjson"
+
 
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
@@ -30,6 +32,18 @@ def register(
         help="Elasticsearch version the template is for (default 8.15.0; < 7.8: legacy)",
     )
     template.set_defaults(handler=export_template)
+    dashboard = what.add_parser(
+        "dashboard",
+        parents=[common],
+        help="the Kibana data view, visualizations and dashboard, as import NDJSON",
+    )
+    dashboard.add_argument(
+        "--dir",
+        dest="dashboard_dir",
+        metavar="DIR",
+        help=f"write {DASHBOARD_FILE} in DIR (created if missing) instead of standard output",
+    )
+    dashboard.set_defaults(handler=export_dashboard)
 
 
 def _plain(value: object) -> object:
@@ -70,4 +84,30 @@ def export_template(args: argparse.Namespace) -> int:
     except SetupError as exc:
         raise CliError(str(exc)) from None
     sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
+def export_dashboard(args: argparse.Namespace) -> int:
+    """The exact NDJSON ``setup --dashboards`` imports (Kibana's import API takes it too)."""
+    from pathlib import Path
+
+    from sorabeat.kibana.setup import DashboardsError, assets_for
+
+    loaded = load_config(args)
+    try:
+        assets = assets_for(loaded.settings.setup.dashboards)
+    except DashboardsError as exc:
+        raise CliError(str(exc)) from None
+    data = assets.ndjson()
+    if args.dashboard_dir is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    path = Path(args.dashboard_dir) / DASHBOARD_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    print(f"Wrote {len(assets.objects())} objects ({assets.summary()}) to {path}")
     return 0

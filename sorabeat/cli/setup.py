@@ -1,6 +1,6 @@
-"""``sorabeat setup``: prepare the backends. Each part has its flag (``--index-management``
-...); plain ``sorabeat setup`` runs every part. Parts are listed in ``PARTS``: a new part
-(dashboards) adds itself there."""
+"""``sorabeat setup``: prepare the backends. Each part has its flag (``--index-management``,
+``--dashboards``); plain ``sorabeat setup`` runs every part (those a setting disables say
+so). Parts are listed in ``PARTS``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ Write = Callable[[str], None]
 class SetupPart:
     flag: str  # --<flag>
     help: str
-    run: Callable[[LoadedConfig, Write], None]  # raises CliError on failure
+    run: Callable[[LoadedConfig, Write, bool], None]  # (config, write, chosen by its flag)
 
 
 def setup_agent(loaded: LoadedConfig) -> AgentInfo:
@@ -37,7 +37,7 @@ def setup_agent(loaded: LoadedConfig) -> AgentInfo:
     )
 
 
-def index_management(loaded: LoadedConfig, write: Write) -> None:
+def index_management(loaded: LoadedConfig, write: Write, _forced: bool) -> None:
     from sorabeat.es.index_management import SetupError, load_template
 
     es = loaded.settings.output.elasticsearch
@@ -52,8 +52,31 @@ def index_management(loaded: LoadedConfig, write: Write) -> None:
         raise CliError(f"Index management failed: {exc}") from None
 
 
+def dashboards(loaded: LoadedConfig, write: Write, forced: bool) -> None:
+    from sorabeat.kibana.setup import DashboardsError, load_dashboards
+
+    setup = loaded.settings.setup
+    if not setup.dashboards.enabled and not forced:
+        write("Dashboards loading is disabled (setup.dashboards.enabled: false)")
+        return
+    try:
+        asyncio.run(
+            load_dashboards(
+                setup.kibana, setup.dashboards, loaded.settings.output.elasticsearch, write
+            )
+        )
+    except DashboardsError as exc:
+        raise CliError(f"Loading dashboards failed: {exc}") from None
+
+
 PARTS: list[SetupPart] = [
     SetupPart("index-management", "load the index template into Elasticsearch", index_management),
+    SetupPart(
+        "dashboards",
+        "load the data view, a visualization per numeric field and the Sora overview "
+        "dashboard into Kibana",
+        dashboards,
+    ),
 ]
 
 
@@ -61,7 +84,7 @@ def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     parser = sub.add_parser(
-        "setup", parents=[common], help="set up the index template (and every other part)"
+        "setup", parents=[common], help="load the index template and the Kibana dashboards"
     )
     for part in PARTS:
         parser.add_argument(
@@ -79,6 +102,6 @@ def handle(args: argparse.Namespace) -> int:
     chosen = [p for p in PARTS if getattr(args, f"setup_{p.flag.replace('-', '_')}", False)]
     for part in chosen or PARTS:
         print(f"{part.flag}:")
-        part.run(loaded, lambda line: print(f"  {line}", flush=True))
+        part.run(loaded, lambda line: print(f"  {line}", flush=True), part in chosen)
     print("Setup finished")
     return 0

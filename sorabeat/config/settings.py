@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from sorabeat.config.schema import PositiveSeconds, Range, Seconds, Size, setting
 from sorabeat.es.settings import ElasticsearchSettings
+from sorabeat.kibana.settings import DashboardsSettings, KibanaSettings
 from sorabeat.lumberjack.settings import LogstashSettings
 from sorabeat.outputs.settings import ConsoleSettings, FileSettings
 from sorabeat.sora.settings import SoraModuleSettings
@@ -154,26 +155,12 @@ class TemplateSettings:
 
 
 @dataclass(frozen=True)
-class KibanaSpace:
-    id: str | None = setting(None, doc="Kibana space to import into.")
-
-
-@dataclass(frozen=True)
-class KibanaSettings:
-    host: str = setting("localhost:5601", doc="Kibana endpoint.")
-    protocol: Literal["http", "https"] = setting("http", doc="Scheme of a host given without one.")
-    path: str = setting("", doc="Path prefix (Kibana behind a proxy).")
-    username: str | None = setting(None, doc="Basic auth user; default: the ES output's.")
-    password: str | None = setting(None, secret=True, doc="Basic auth password.")
-    api_key: str | None = setting(None, secret=True, doc="API key as id:key.")
-    space: KibanaSpace = setting(factory=KibanaSpace, doc="Kibana space.")
-    ssl: TLSSettings = setting(factory=TLSSettings, doc="TLS to Kibana.")
-
-
-@dataclass(frozen=True)
 class SetupSettings:
     template: TemplateSettings = setting(factory=TemplateSettings, doc="Index template.")
     kibana: KibanaSettings = setting(factory=KibanaSettings, doc="Kibana, for dashboards.")
+    dashboards: DashboardsSettings = setting(
+        factory=DashboardsSettings, doc="The data view, visualizations and dashboard."
+    )
 
 
 @dataclass(frozen=True)

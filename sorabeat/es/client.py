@@ -32,17 +32,24 @@ class BulkReply:
     sent_bytes: int
 
 
-def auth_header(settings: ElasticsearchSettings, url: HostURL) -> str | None:
-    if settings.api_key:
-        key = settings.api_key
-        encoded = base64.b64encode(key.encode()).decode() if ":" in key else key
+def credentials_header(
+    api_key: str | None, username: str | None, password: str | None
+) -> str | None:
+    """The Authorization value for an API key (``id:key`` or already base64) or a user;
+    shared by every Elastic-stack client (Elasticsearch, Kibana)."""
+    if api_key:
+        encoded = base64.b64encode(api_key.encode()).decode() if ":" in api_key else api_key
         return f"ApiKey {encoded}"
-    username = settings.username if settings.username is not None else url.username
-    password = settings.password if settings.password is not None else url.password
     if username is None:
         return None
     token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
     return f"Basic {token}"
+
+
+def auth_header(settings: ElasticsearchSettings, url: HostURL) -> str | None:
+    username = settings.username if settings.username is not None else url.username
+    password = settings.password if settings.password is not None else url.password
+    return credentials_header(settings.api_key, username, password)
 
 
 def base_headers(settings: ElasticsearchSettings, url: HostURL) -> dict[str, str]:

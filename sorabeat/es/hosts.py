@@ -28,8 +28,11 @@ class HostURL:
         return self.base
 
 
-def parse_host(text: str, protocol: str = "http", path: str = "") -> HostURL:
-    """Raises ValueError naming what is wrong with the entry."""
+def parse_host(
+    text: str, protocol: str = "http", path: str = "", default_port: int = DEFAULT_PORT
+) -> HostURL:
+    """Raises ValueError naming what is wrong with the entry. ``default_port`` lets Kibana's
+    ``setup.kibana.host`` (port 5601) share these rules."""
     raw = text.strip()
     if not raw:
         raise ValueError("empty host")
@@ -53,7 +56,7 @@ def parse_host(text: str, protocol: str = "http", path: str = "") -> HostURL:
     return HostURL(
         scheme=scheme,
         host=hostname,
-        port=port or DEFAULT_PORT,
+        port=port or default_port,
         path=url_path or prefix,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password is not None else None,

@@ -41,7 +41,10 @@ async def sorabeat(home: Path, *args: str) -> tuple[int, str, str]:
 
 
 def write_config(home: Path, url: str) -> None:
-    (home / "sorabeat.yml").write_text(f'output.elasticsearch:\n  hosts: ["{url}"]\n')
+    # no Kibana here: plain "setup" runs the index management part only
+    (home / "sorabeat.yml").write_text(
+        f'output.elasticsearch:\n  hosts: ["{url}"]\nsetup.dashboards.enabled: false\n'
+    )
     (home / "sorabeat.yml").chmod(0o600)
 
 
