@@ -19,8 +19,8 @@ import subprocess
 import sys
 import time
 
-import orjson
 from pylogbeat import PyLogBeatClient
+from sample_events import make_events
 
 from sorabeat.lumberjack.output import LogstashOutput
 from sorabeat.lumberjack.settings import LogstashSettings
@@ -28,29 +28,6 @@ from sorabeat.monitoring.registry import Registry
 
 WINDOW = 2048
 MAIN = "import sys; from sorabeat.cli import main; sys.exit(main())"
-
-
-def make_events(n: int) -> list[bytes]:
-    events = []
-    for i in range(n):
-        doc = {
-            "@timestamp": f"2026-01-02T03:04:05.{i % 1000:03d}Z",
-            "@metadata": {"beat": "sorabeat", "type": "_doc", "version": "8.17.0"},
-            "agent": {"type": "sorabeat", "version": "8.17.0", "name": "bench-host"},
-            "event": {"module": "sora", "dataset": "sora.connections", "duration": 1234567},
-            "metricset": {"name": "connections", "period": 10000},
-            "service": {"type": "sora", "address": "http://127.0.0.1:3000"},
-            "sora": {
-                "connections": {
-                    "connection_id": f"{i:026d}",
-                    "channel_id": "bench-channel",
-                    "role": "sendrecv",
-                    "rtp": {"total_received_bytes": i * 1000, "total_sent_bytes": i * 999},
-                }
-            },
-        }
-        events.append(orjson.dumps(doc))
-    return events
 
 
 async def run_ours(events: list[bytes], address: str, level: int) -> float:

@@ -27,7 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-import orjson
+from sample_events import make_events
 
 from sorabeat.monitoring.registry import Registry
 from sorabeat.spool.disk import DiskSpool
@@ -36,31 +36,6 @@ from sorabeat.spool.settings import SpoolSettings
 
 EVENT_SIZE = 500
 REPLAY_BATCH = 2048
-
-
-def make_events(n: int) -> list[bytes]:
-    out = []
-    for i in range(n):
-        doc = {
-            "@timestamp": f"2026-01-02T03:04:05.{i % 1000:03d}Z",
-            "@metadata": {"beat": "sorabeat", "type": "_doc", "version": "8.17.0"},
-            "event": {"module": "sora", "dataset": "sora.connections", "duration": 1234567},
-            "metricset": {"name": "connections", "period": 10000},
-            "service": {"type": "sora", "address": "http://127.0.0.1:3000"},
-            "sora": {
-                "connections": {
-                    "connection_id": f"{i:026d}",
-                    "channel_id": "bench-channel",
-                    "role": "sendrecv",
-                    "rtp": {"total_received_bytes": i * 1000, "total_sent_bytes": i * 999},
-                }
-            },
-        }
-        encoded = orjson.dumps(doc)
-        pad = EVENT_SIZE - len(encoded) - 9
-        assert pad >= 0, len(encoded)
-        out.append(encoded[:-1] + b',"pad":"' + b"x" * pad + b'"}')
-    return out
 
 
 def spool_bytes(directory: str) -> int:

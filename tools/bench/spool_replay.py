@@ -1,0 +1,129 @@
+"""Replay of a large spool to `sorabeat receive` over Lumberjack, against the output's own speed.
+
+Fills a disk spool with N events (default 1,000,000 of 500 bytes), closes it, then in the same
+run measures:
+
+- baseline: the same events published from memory (a memory queue) through the Logstash output
+  to a `sorabeat receive` subprocess: the output's full speed on this machine;
+- replay: the spool reopened cold (page cache dropped when run as root) and drained through the
+  same output to the same receiver, as `sorabeat run` does after an outage.
+
+Target (issue 4): the replay runs at the output's full speed. Prints events/s and the ratio.
+
+    python tools/bench/spool_replay.py [--events 1000000] [--level 3] [--dir /var/tmp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from sample_events import make_events
+
+from sorabeat.lumberjack.output import LogstashOutput
+from sorabeat.lumberjack.settings import LogstashSettings
+from sorabeat.monitoring.registry import Registry
+from sorabeat.publish import Publisher
+from sorabeat.spool.base import Spool
+from sorabeat.spool.disk import DiskSpool
+from sorabeat.spool.memory import MemoryQueue
+from sorabeat.spool.settings import MemQueueSettings, SpoolSettings
+
+APPEND_BATCH = 2048
+
+
+def start_receiver() -> tuple[subprocess.Popen[bytes], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sorabeat", "receive", "--listen", "127.0.0.1:0", "--no-validate"],
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode()
+    m = re.search(r"127\.0\.0\.1:(\d+)", line)
+    if not m:
+        proc.kill()
+        raise SystemExit(f"receiver did not start: {line!r}")
+    return proc, f"127.0.0.1:{m.group(1)}"
+
+
+async def drain(spool: Spool, address: str, level: int, total: int) -> float:
+    """Publish everything in the spool; events/s from first get to last ack."""
+    settings = dataclasses.replace(LogstashSettings(hosts=[address]), compression_level=level)
+    output = LogstashOutput(settings, Registry())
+    publisher = Publisher(spool, output)
+    started = time.perf_counter()
+    task = asyncio.ensure_future(publisher.run())
+    await spool.wait_drained()
+    elapsed = time.perf_counter() - started
+    await spool.close()
+    await asyncio.wait_for(task, 30)
+    await output.close()
+    return total / elapsed
+
+
+async def fill(directory: str, events: list[bytes]) -> None:
+    spool = await DiskSpool.open(directory, SpoolSettings(max_size=8 * 1024**3), Registry())
+    for start in range(0, len(events), APPEND_BATCH):
+        await spool.append(events[start : start + APPEND_BATCH])
+    await spool.close()
+
+
+def drop_page_cache() -> bool:
+    if os.geteuid() != 0:
+        return False
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+    except OSError:
+        return False
+    return True
+
+
+async def main(args: argparse.Namespace) -> None:
+    events = make_events(args.events)
+    workdir = tempfile.mkdtemp(prefix="sorabeat-replay-", dir=args.dir)
+    receiver, address = start_receiver()
+    try:
+        memory = MemoryQueue(MemQueueSettings(events=len(events)))
+        await memory.append(events)
+        baseline = await drain(memory, address, args.level, len(events))
+        print(f"output from memory : {baseline:12,.0f} events/s  (the output's full speed)")
+
+        started = time.perf_counter()
+        await fill(workdir, events)
+        print(
+            f"spool filled       : {len(events):,} events in {time.perf_counter() - started:.1f}s"
+        )
+        del events
+        cold = drop_page_cache()
+        opened = time.perf_counter()
+        spool = await DiskSpool.open(workdir, SpoolSettings(max_size=8 * 1024**3), Registry())
+        opening = time.perf_counter() - opened
+        total = spool.pending()
+        replay = await drain(spool, address, args.level, total)
+        print(
+            f"replay from disk   : {replay:12,.0f} events/s  ({total:,} events, "
+            f"{'cold' if cold else 'warm'} page cache, open took {opening:.2f}s)"
+        )
+        print(f"ratio replay/memory: {replay / baseline:12.2f}   (target: ~1, the output's speed)")
+    finally:
+        receiver.terminate()
+        receiver.wait(30)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--level", type=int, default=3, help="compression_level (default 3)")
+    parser.add_argument("--dir", default=None, help="where to put the spool (default: $TMPDIR)")
+    asyncio.run(main(parser.parse_args()))
