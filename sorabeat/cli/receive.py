@@ -15,6 +15,7 @@ import signal
 import sys
 
 from sorabeat import logs
+from sorabeat.cli.arguments import count, non_negative
 from sorabeat.cli.common import CliError, selectors
 from sorabeat.config.settings import LoggingSettings
 from sorabeat.lumberjack.client import parse_host
@@ -23,22 +24,6 @@ from sorabeat.lumberjack.server import ServerOptions
 from sorabeat.tls import ClientAuthentication, TLSConfigError, server_context
 
 log = logging.getLogger("sorabeat.lumberjack")
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return int(text)
 
 
 def register(
@@ -55,7 +40,7 @@ def register(
     )
     parser.add_argument("--output", metavar="FILE", help="append acknowledged events (NDJSON)")
     parser.add_argument("--no-validate", action="store_true", help="accept non-object payloads")
-    parser.add_argument("--idle-timeout", type=_seconds, default=60.0, metavar="S")
+    parser.add_argument("--idle-timeout", type=non_negative, default=60.0, metavar="S")
     tls = parser.add_argument_group("TLS")
     tls.add_argument("--ssl.certificate", dest="ssl_certificate", metavar="FILE")
     tls.add_argument("--ssl.key", dest="ssl_key", metavar="FILE")
@@ -82,21 +67,21 @@ def register(
         default="highest",
         help="highest seq (Logstash) or event count (go-lumber)",
     )
-    switches.add_argument("--partial-ack-every", type=_count, default=0, metavar="N")
-    switches.add_argument("--ack-delay", type=_seconds, default=0.0, metavar="S")
+    switches.add_argument("--partial-ack-every", type=count, default=0, metavar="N")
+    switches.add_argument("--ack-delay", type=non_negative, default=0.0, metavar="S")
     switches.add_argument("--never-ack", action="store_true", help="no ACK, no keepalive")
-    switches.add_argument("--drop-after-events", type=_count, default=0, metavar="N")
+    switches.add_argument("--drop-after-events", type=count, default=0, metavar="N")
     switches.add_argument(
-        "--drop-connections", type=_count, default=1, metavar="N", help="0: every connection"
+        "--drop-connections", type=count, default=1, metavar="N", help="0: every connection"
     )
-    switches.add_argument("--keepalive-interval", type=_seconds, default=5.0, metavar="S")
+    switches.add_argument("--keepalive-interval", type=non_negative, default=5.0, metavar="S")
     switches.add_argument(
         "--idle-close-rst", action="store_true", help="close idle connections with RST"
     )
     switches.add_argument(
         "--no-empty-window-ack", action="store_true", help="do not answer W 0 (go-lumber)"
     )
-    switches.add_argument("--max-window", type=_count, default=10000, metavar="N")
+    switches.add_argument("--max-window", type=count, default=10000, metavar="N")
     parser.set_defaults(handler=handle)
 
 

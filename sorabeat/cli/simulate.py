@@ -8,45 +8,11 @@ import logging
 import signal
 import sys
 
+from sorabeat.cli.arguments import count, listen_address, non_negative, positive_count
 from sorabeat.cli.common import CliError
 from sorabeat.sora.simulator import FAULTS, PROFILES, SoraSimulator
 
 log = logging.getLogger("sorabeat.sora.simulator")
-
-
-def listen_address(text: str) -> tuple[str, int]:
-    """``host:port`` or ``[v6]:port``; port 0 binds a free port."""
-    host, colon, port = text.rpartition(":")
-    if not colon or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"expected host:port (e.g. 127.0.0.1:3000, [::1]:3000), got {text!r}"
-        )
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, int(port)
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
-    return int(text)
-
-
-def _positive(text: str) -> int:
-    value = _count(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {text!r}")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
 
 
 def register(
@@ -69,7 +35,7 @@ def register(
         help="address to listen on (default 127.0.0.1:3000; port 0 picks a free port)",
     )
     parser.add_argument(
-        "--connections", type=_count, default=10, metavar="N", help="connections (default 10)"
+        "--connections", type=count, default=10, metavar="N", help="connections (default 10)"
     )
     parser.add_argument(
         "--profile",
@@ -77,24 +43,24 @@ def register(
         default="current",
         help="Sora generation whose field names are served (default current)",
     )
-    parser.add_argument("--seed", type=_count, default=0, metavar="N", help="random seed")
+    parser.add_argument("--seed", type=count, default=0, metavar="N", help="random seed")
     parser.add_argument(
         "--schedulers",
-        type=_positive,
+        type=positive_count,
         default=4,
         metavar="N",
         help="Erlang schedulers: the length of erlang_vm run queue lists (default 4)",
     )
     parser.add_argument(
         "--churn",
-        type=_rate,
+        type=non_negative,
         default=0.1,
         metavar="R",
         help="share of the connections replaced per minute (default 0.1)",
     )
     parser.add_argument(
         "--cluster-peers",
-        type=_count,
+        type=count,
         default=2,
         metavar="N",
         help="cluster peers listed in cluster_relay (profile current; 0: not clustered)",
@@ -107,7 +73,7 @@ def register(
     )
     parser.add_argument(
         "--slow-seconds",
-        type=_rate,
+        type=non_negative,
         default=30.0,
         metavar="S",
         help="delay of the slow fault (default 30)",

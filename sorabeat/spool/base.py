@@ -29,6 +29,19 @@ class Batch:
     events: list[bytes]
     acked: int = 0
 
+    def advance(self, count: int) -> int:
+        """Record that the first ``count`` events are done; return how many are newly so.
+
+        Acks only grow: a smaller or equal count is a late duplicate and changes nothing.
+        """
+        if count <= self.acked:
+            return 0
+        if count > len(self.events):
+            raise ValueError(f"ack of {count} events for a batch of {len(self.events)}")
+        newly = count - self.acked
+        self.acked = count
+        return newly
+
 
 class Spool(EventSink, Protocol):
     async def get(self, max_events: int) -> Batch | None:

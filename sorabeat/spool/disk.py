@@ -314,12 +314,9 @@ class DiskSpool:
         return batch
 
     def ack(self, batch: Batch, count: int) -> None:
-        if count <= batch.acked:
+        newly = batch.advance(count)
+        if not newly:
             return
-        if count > len(batch.events):
-            raise ValueError(f"ack of {count} events for a batch of {len(batch.events)}")
-        newly = count - batch.acked
-        batch.acked = count
         self._inflight_unacked -= newly
         self.metrics.add("spool.events.acked", newly)
         inflight = self._inflight

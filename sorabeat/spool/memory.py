@@ -27,7 +27,6 @@ class MemoryQueue:
         self.metrics = metrics or Registry()
         self._unread: deque[bytes] = deque()
         self._next = 0  # position of _unread[0]
-        self._in_flight: dict[int, Batch] = {}
         self._in_flight_count = 0
         self._changed = asyncio.Event()
         self._closed = False
@@ -84,20 +83,14 @@ class MemoryQueue:
         events = [self._unread.popleft() for _ in range(take)]
         batch = Batch(first=self._next, events=events)
         self._next += take
-        self._in_flight[batch.first] = batch
         self._in_flight_count += take
         return batch
 
     def ack(self, batch: Batch, count: int) -> None:
-        if count <= batch.acked:
+        newly = batch.advance(count)
+        if not newly:
             return
-        if count > len(batch.events):
-            raise ValueError(f"ack of {count} events for a batch of {len(batch.events)}")
-        newly = count - batch.acked
-        batch.acked = count
         self._in_flight_count -= newly
-        if count == len(batch.events):
-            self._in_flight.pop(batch.first, None)
         self.metrics.add("spool.events.acked", newly)
         self.metrics.set("spool.events.pending", self.pending())
         self._notify()
