@@ -8,6 +8,7 @@ import contextlib
 import cProfile
 import logging
 import signal
+import time
 
 from sorabeat import __version__
 from sorabeat.agent import DataDirLockedError, agent_info, lock_data_dir
@@ -97,8 +98,9 @@ async def run(loaded: LoadedConfig, *, no_publish: bool = False) -> None:
             raise CliError(f"cannot start: {exc}") from None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        on_signal = _StopOnSignal(stop)
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, _on_signal, stop, sig)
+            loop.add_signal_handler(sig, on_signal, sig)
         if settings.logging.metrics.enabled:
             metrics_log = asyncio.create_task(
                 MetricsLog(metrics, settings.logging.metrics.period).run(metrics_stop),
@@ -123,9 +125,25 @@ async def run(loaded: LoadedConfig, *, no_publish: bool = False) -> None:
     log.info("sorabeat stopped")
 
 
-def _on_signal(stop: asyncio.Event, sig: signal.Signals) -> None:
-    if stop.is_set():
-        log.warning("second %s: exiting without waiting", sig.name)
-        raise SystemExit(1)
-    log.info("received %s, stopping", sig.name)
-    stop.set()
+# A second signal this soon after the first is the same stop delivered twice (tools such as
+# timeout(1) signal both the process and its group), not an operator insisting.
+_REPEAT_GRACE = 1.0
+
+
+class _StopOnSignal:
+    """First SIGTERM/SIGINT: stop gracefully. Another one later: exit at once (the spool keeps
+    what was not acknowledged)."""
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        self.stop = stop
+        self.first: float | None = None
+
+    def __call__(self, sig: signal.Signals) -> None:
+        now = time.monotonic()
+        if self.first is None:
+            self.first = now
+            log.info("received %s, stopping", sig.name)
+            self.stop.set()
+        elif now - self.first >= _REPEAT_GRACE:
+            log.warning("second %s: exiting without waiting", sig.name)
+            raise SystemExit(1)
