@@ -44,22 +44,3 @@ def test_a_second_process_on_the_same_data_directory_is_refused(tmp_path: Path) 
     finally:
         held.close()
     lock_data_dir(str(tmp_path)).close()  # free again once the holder is gone
-
-
-def test_a_repeated_stop_signal_is_not_an_emergency(monkeypatch: pytest.MonkeyPatch) -> None:
-    import asyncio
-    import signal
-
-    from sorabeat.cli import run
-
-    clock = [100.0]
-    monkeypatch.setattr(run.time, "monotonic", lambda: clock[0])
-    stop = asyncio.Event()
-    handler = run._StopOnSignal(stop)
-    handler(signal.SIGTERM)
-    assert stop.is_set()
-    clock[0] += 0.01
-    handler(signal.SIGTERM)  # the same stop delivered twice (timeout(1), process groups)
-    clock[0] += 5
-    with pytest.raises(SystemExit):
-        handler(signal.SIGINT)  # an operator insisting
