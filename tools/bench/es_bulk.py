@@ -63,7 +63,7 @@ def make_events(count: int) -> list[bytes]:
         )
     out: list[bytes] = []
     for start in range(0, count, 1000):
-        out += encoder.encode(1_767_323_045_000, 1000, docs[start : start + 1000])
+        out += encoder.encode_objects(1_767_323_045_000, 1000, docs[start : start + 1000])
     return out
 
 
