@@ -82,6 +82,17 @@ class TLSConfigError(Exception):
     """TLS settings that cannot be turned into a context (unreadable file, bad passphrase)."""
 
 
+def load_authorities(ctx: ssl.SSLContext, paths: list[str]) -> None:
+    """Trust the CAs of these PEM files, or name the one that cannot be loaded."""
+    for path in paths:
+        try:
+            ctx.load_verify_locations(cafile=path)
+        except (OSError, ssl.SSLError) as exc:
+            raise TLSConfigError(
+                f"ssl.certificate_authorities: cannot load {path}: {_reason(exc)}"
+            ) from None
+
+
 def normalize_fingerprint(text: str) -> str:
     return text.replace(":", "").lower()
 
@@ -114,13 +125,7 @@ def client_context(settings: TLSSettings) -> ssl.SSLContext:
         ctx.check_hostname = mode in ("full", "strict")
         ctx.verify_mode = ssl.CERT_REQUIRED
         if settings.certificate_authorities:
-            for path in settings.certificate_authorities:
-                try:
-                    ctx.load_verify_locations(cafile=path)
-                except (OSError, ssl.SSLError) as exc:
-                    raise TLSConfigError(
-                        f"ssl.certificate_authorities: cannot load {path}: {_reason(exc)}"
-                    ) from None
+            load_authorities(ctx, settings.certificate_authorities)
         else:
             ctx.load_default_certs()
         if mode == "strict":
@@ -248,13 +253,7 @@ def server_context(
             raise TLSConfigError(
                 "ssl.certificate_authorities: needed to verify client certificates"
             )
-        for path in certificate_authorities:
-            try:
-                ctx.load_verify_locations(cafile=path)
-            except (OSError, ssl.SSLError) as exc:
-                raise TLSConfigError(
-                    f"ssl.certificate_authorities: cannot load {path}: {_reason(exc)}"
-                ) from None
+        load_authorities(ctx, certificate_authorities)
         ctx.verify_mode = (
             ssl.CERT_REQUIRED if client_authentication == "required" else ssl.CERT_OPTIONAL
         )
