@@ -2,7 +2,7 @@
 through anyio, asyncio streams).
 
 OpenSSL's verifier cannot trust "whatever CA in the chain has this SHA-256", so the context
-from ``sorabeat.tls.client_context`` verifies nothing by itself and this module checks the
+from ``sorabeat.tls.client_context`` leaves OpenSSL's verifier off and this module checks the
 presented chain inside the handshake, before a single request byte (credentials included)
 is sent: the SSLObject class of the context is swapped for one whose ``do_handshake``
 verifies after OpenSSL finishes. As libbeat does, the matching certificate becomes the trust
@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from sorabeat.tls import TLSSettings, client_context, normalize_fingerprint, presented_chain
+from sorabeat.tls import normalize_fingerprint, presented_chain
 
 
 def verify_pinned_chain(
@@ -73,13 +73,7 @@ class _PinnedSSLObject(ssl.SSLObject):
         )
 
 
-def tls_context(settings: TLSSettings) -> ssl.SSLContext:
-    """``client_context`` plus the fingerprint check when ``ca_trusted_fingerprint`` is set."""
-    ctx = client_context(settings)
-    if settings.ca_trusted_fingerprint and settings.verification_mode != "none":
-        attrs: dict[str, Any] = {
-            "fingerprint": settings.ca_trusted_fingerprint,
-            "mode": settings.verification_mode,
-        }
-        ctx.sslobject_class = type("PinnedSSLObject", (_PinnedSSLObject,), attrs)
-    return ctx
+def pin(ctx: ssl.SSLContext, fingerprint: str, mode: str) -> None:
+    """Make ``ctx`` verify every handshake's chain against the pinned certificate."""
+    attrs: dict[str, Any] = {"fingerprint": fingerprint, "mode": mode}
+    ctx.sslobject_class = type("PinnedSSLObject", (_PinnedSSLObject,), attrs)

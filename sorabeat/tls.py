@@ -6,7 +6,6 @@ output and the Elasticsearch output.
 
 from __future__ import annotations
 
-import hashlib
 import ssl
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -100,8 +99,9 @@ def normalize_fingerprint(text: str) -> str:
 def client_context(settings: TLSSettings) -> ssl.SSLContext:
     """Build a client SSLContext from ``ssl.*`` settings.
 
-    ``ca_trusted_fingerprint`` cannot be expressed in OpenSSL's verifier; when it is set the
-    context verifies nothing by itself and ``check_fingerprint`` must run after the handshake.
+    ``ca_trusted_fingerprint`` cannot be expressed in OpenSSL's verifier: when it is set,
+    OpenSSL verifies nothing and the context checks the presented chain against the pin inside
+    the handshake itself (``sorabeat.pinning``), so no caller can forget to.
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     versions = sorted(_VERSIONS[v] for v in settings.supported_protocols)
@@ -144,59 +144,11 @@ def client_context(settings: TLSSettings) -> ssl.SSLContext:
             ) from None
         except OSError as exc:
             raise TLSConfigError(f"ssl.certificate/ssl.key: {_reason(exc)}") from None
+    if settings.ca_trusted_fingerprint and mode != "none":
+        from sorabeat.pinning import pin  # pinning builds on this module
+
+        pin(ctx, settings.ca_trusted_fingerprint, mode)
     return ctx
-
-
-def check_fingerprint(
-    ssl_object: Any,
-    fingerprint: str,
-    server_hostname: str | None = None,
-    verification_mode: VerificationMode = "full",
-) -> None:
-    """``ssl.ca_trusted_fingerprint``: trust the chain the server presented when one of its
-    certificates has this SHA-256 fingerprint, then verify the leaf against that certificate
-    as the only trusted CA (and the hostname, in full and strict modes), as libbeat does.
-
-    ``ssl_object`` is an ``ssl.SSLObject`` or ``ssl.SSLSocket`` after the handshake.
-    Raises ssl.SSLCertVerificationError saying why the chain is not trusted.
-    """
-    wanted = normalize_fingerprint(fingerprint)
-    chain = presented_chain(ssl_object)
-    anchor = next((der for der in chain if hashlib.sha256(der).hexdigest() == wanted), None)
-    if anchor is None:
-        raise ssl.SSLCertVerificationError(
-            "no certificate in the presented chain matches ssl.ca_trusted_fingerprint"
-        )
-    if verification_mode in ("none", "certificate"):
-        return  # the pinned certificate is in the chain: that is what these modes ask
-    from cryptography import x509
-    from cryptography.x509 import verification
-
-    certs = [x509.load_der_x509_certificate(der) for der in chain]
-    leaf, intermediates = certs[0], certs[1:]
-    builder = verification.PolicyBuilder().store(
-        verification.Store([x509.load_der_x509_certificate(anchor)])
-    )
-    try:
-        if verification_mode in ("full", "strict") and server_hostname:
-            verifier = builder.build_server_verifier(_subject(server_hostname))
-            verifier.verify(leaf, intermediates)
-    except verification.VerificationError as exc:
-        raise ssl.SSLCertVerificationError(
-            f"the chain presented does not verify against the ssl.ca_trusted_fingerprint "
-            f"certificate: {exc}"
-        ) from None
-
-
-def _subject(hostname: str) -> Any:
-    import ipaddress
-
-    from cryptography import x509
-
-    try:
-        return x509.IPAddress(ipaddress.ip_address(hostname))
-    except ValueError:
-        return x509.DNSName(hostname)
 
 
 def presented_chain(ssl_object: Any) -> list[bytes]:

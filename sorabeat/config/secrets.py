@@ -10,8 +10,9 @@ from typing import Any
 
 from sorabeat.config.schema import Path, walk_keys
 from sorabeat.config.settings import Settings
+from sorabeat.credentials import MASK as MASK
+from sorabeat.credentials import redact_url, url_credentials
 
-MASK = "xxxxx"
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 
@@ -47,6 +48,8 @@ def mask_secrets(data: dict[str, Any]) -> dict[str, Any]:
             return node
         if isinstance(node, list):
             return [walk(item, (*path, "*")) for item in node]
+        if isinstance(node, str):
+            return redact_url(node)  # a password written into a host URL
         return node
 
     return walk(out, ())  # type: ignore[no-any-return]
@@ -90,6 +93,10 @@ def secret_values(data: dict[str, Any]) -> set[str]:
         elif isinstance(node, list):
             for item in node:
                 walk(item, (*path, "*"))
+        elif isinstance(node, str):
+            for user, password in url_credentials(node):
+                found.add(password)
+                found.add(base64.b64encode(f"{user}:{password}".encode()).decode())
 
     walk(data, ())
     return {v for v in found if v}

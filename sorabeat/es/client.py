@@ -16,7 +16,7 @@ from sorabeat.es.bulk import ServerInfo
 from sorabeat.es.hosts import HostURL
 from sorabeat.es.root import read_root
 from sorabeat.es.settings import ElasticsearchSettings
-from sorabeat.pinning import tls_context
+from sorabeat.tls import client_context
 
 log = logging.getLogger("sorabeat.elasticsearch")
 
@@ -78,7 +78,7 @@ class ElasticsearchHost:
         self.url = url
         self.settings = settings
         https = url.scheme == "https"
-        verify: object = tls_context(settings.ssl) if settings.ssl.active(https) else True
+        verify: object = client_context(settings.ssl) if settings.ssl.active(https) else True
         self.client = httpx.AsyncClient(
             base_url=url.base,
             headers=base_headers(settings, url),

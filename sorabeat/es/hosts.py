@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from sorabeat.credentials import redact_url
+
 DEFAULT_PORT = 9200
 
 
@@ -34,6 +36,7 @@ def parse_host(
     """Raises ValueError naming what is wrong with the entry. ``default_port`` lets Kibana's
     ``setup.kibana.host`` (port 5601) share these rules."""
     raw = text.strip()
+    shown = redact_url(text)
     if not raw:
         raise ValueError("empty host")
     if "://" not in raw:
@@ -41,14 +44,14 @@ def parse_host(
     parts = urlsplit(raw)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise ValueError(f"host {text!r}: scheme must be http or https, not {parts.scheme!r}")
+        raise ValueError(f"host {shown!r}: scheme must be http or https, not {parts.scheme!r}")
     try:
         port = parts.port
     except ValueError:
-        raise ValueError(f"host {text!r}: invalid port") from None
+        raise ValueError(f"host {shown!r}: invalid port") from None
     hostname = parts.hostname
     if not hostname:
-        raise ValueError(f"host {text!r}: no host name")
+        raise ValueError(f"host {shown!r}: no host name")
     url_path = parts.path.rstrip("/")
     prefix = path.strip().rstrip("/")
     if prefix and not prefix.startswith("/"):

@@ -23,6 +23,7 @@ from sorabeat.es.root import RootError
 from sorabeat.es.settings import ElasticsearchSettings
 from sorabeat.es.template import build_template, template_path
 from sorabeat.event import AgentInfo, format_timestamp
+from sorabeat.tls import TLSConfigError
 
 log = logging.getLogger("sorabeat.elasticsearch")
 Write = Callable[[str], None]
@@ -106,7 +107,10 @@ async def load_template(
     if not template.enabled:
         write("Index template loading is disabled (setup.template.enabled: false)")
         return
-    hosts = [ElasticsearchHost(parse_host(h, es.protocol, es.path), es) for h in es.hosts]
+    try:
+        hosts = [ElasticsearchHost(parse_host(h, es.protocol, es.path), es) for h in es.hosts]
+    except TLSConfigError as exc:
+        raise SetupError(str(exc)) from None
     try:
         host, server = await _connect(hosts, write)
         name, body = render_template(template, agent, server)

@@ -118,7 +118,7 @@ class ElasticsearchOutput:
             host = self._next_host()
             try:
                 server = await host.connect()
-            except (httpx.TransportError, RootError) as exc:
+            except (httpx.HTTPError, RootError) as exc:
                 self._log_connect_failure(host, exc)
                 self._host_failed(host)
                 await asyncio.sleep(backoff.next_wait())
@@ -191,7 +191,7 @@ class ElasticsearchOutput:
         host = self._next_host()
         try:
             await host.connect()
-        except (httpx.TransportError, RootError) as exc:
+        except (httpx.HTTPError, RootError) as exc:
             self._log_connect_failure(host, exc)
             self._host_failed(host)
             raise _RoundFailedError() from None
@@ -200,7 +200,7 @@ class ElasticsearchOutput:
         started = time.perf_counter()
         try:
             reply = await host.bulk(body)
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:
             self.metrics.add("output.write.errors")
             log.warning(
                 "bulk request of %d events to %s failed: %s; retrying",

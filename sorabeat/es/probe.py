@@ -10,12 +10,12 @@ from collections.abc import Callable
 
 import httpx
 
+from sorabeat.credentials import redact_url
 from sorabeat.es.client import ElasticsearchHost
 from sorabeat.es.hosts import HostURL, parse_host
 from sorabeat.es.root import RootError
 from sorabeat.es.settings import ElasticsearchSettings
-from sorabeat.pinning import tls_context
-from sorabeat.tls import TLSConfigError
+from sorabeat.tls import TLSConfigError, client_context
 
 Write = Callable[[str], None]
 
@@ -27,7 +27,7 @@ async def test_output(settings: ElasticsearchSettings, write: Write) -> bool:
 
 
 async def _test_host(settings: ElasticsearchSettings, text: str, write: Write) -> bool:
-    write(f"elasticsearch: {text}...")
+    write(f"elasticsearch: {redact_url(text)}...")
     try:
         url = parse_host(text, settings.protocol, settings.path)
     except ValueError as exc:
@@ -76,7 +76,7 @@ async def _test_tls(settings: ElasticsearchSettings, url: HostURL, write: Write)
         return True
     write("  TLS...")
     try:
-        ctx = tls_context(settings.ssl)
+        ctx = client_context(settings.ssl)
     except TLSConfigError as exc:
         write(f"    ERROR {exc}")
         return False

@@ -14,8 +14,7 @@ from sorabeat.kibana.responses import (
     read_import,
     read_status,
 )
-from sorabeat.pinning import tls_context
-from sorabeat.tls import TLSConfigError, describe_tls_error
+from sorabeat.tls import TLSConfigError, client_context, describe_tls_error
 
 IMPORT_FILE_NAME = "sorabeat.ndjson"
 
@@ -25,7 +24,9 @@ class KibanaClient:
         self.connection = connection
         https = connection.url.scheme == "https"
         try:
-            verify: object = tls_context(connection.ssl) if connection.ssl.active(https) else True
+            verify: object = (
+                client_context(connection.ssl) if connection.ssl.active(https) else True
+            )
         except TLSConfigError as exc:
             raise KibanaError(f"{connection.ssl_from}: {exc}") from None
         headers = {
@@ -50,7 +51,7 @@ class KibanaClient:
                 f"Kibana at {self.connection.url} did not answer within "
                 f"{self.connection.timeout:g}s (setup.kibana.timeout)"
             ) from None
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:
             cause: BaseException | None = exc
             for _ in range(8):  # the TLS failure is a few causes down, if there is one
                 if cause is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from sorabeat.lumberjack.protocol import AckProgress, AckReader, AckTracker, ProtocolError
-from sorabeat.tls import TLSSettings, check_fingerprint, client_context, describe_tls_error
+from sorabeat.tls import TLSSettings, client_context, describe_tls_error
 
 DEFAULT_PORT = 5044
 READ_SIZE = 65536
@@ -76,6 +76,11 @@ def parse_host(text: str, default_port: int = DEFAULT_PORT, *, listen: bool = Fa
         host, port_text = value, ""  # a name, or a bare IPv6 address
     if not host:
         raise ValueError(f"invalid host {text!r}: no host name")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        # what getaddrinfo would choke on later (an empty label, a label over 63 characters)
+        raise ValueError(f"invalid host name {host!r}") from None
     if not port_text:
         return Endpoint(host, default_port)
     if not port_text.isdigit() or not (0 if listen else 1) <= int(port_text) < 65536:
@@ -162,21 +167,12 @@ class LumberjackClient:
             raise TLSFailureError(f"TLS handshake failed: {describe(exc)}") from None
         except OSError as exc:
             raise ConnectError(describe(exc)) from None
+        except (UnicodeError, ValueError) as exc:  # a name the resolver cannot even encode
+            raise ConnectError(f"cannot resolve {endpoint.host!r}: {exc}") from None
         sock = writer.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             # each window is one write followed by a wait: Nagle would only add latency
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if context is not None and tls is not None and tls.ca_trusted_fingerprint:
-            try:
-                check_fingerprint(
-                    writer.get_extra_info("ssl_object"),
-                    tls.ca_trusted_fingerprint,
-                    endpoint.host,
-                    tls.verification_mode,
-                )
-            except ssl.SSLError as exc:
-                writer.transport.abort()
-                raise TLSFailureError(f"TLS handshake failed: {exc}") from None
         return cls(endpoint, reader, writer, timeout)
 
     @property

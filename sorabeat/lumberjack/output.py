@@ -220,7 +220,12 @@ class LogstashOutput:
                 client = await LumberjackClient.connect(
                     endpoint, io_timeout=settings.timeout, tls=settings.ssl
                 )
-            except TransportError as exc:
+            except Exception as exc:
+                if not isinstance(exc, TransportError):
+                    # a bug must not end this connection's worker silently, leaving publish
+                    # waiting forever: report it whole, back off and try again
+                    log.exception("logstash %s: unexpected error while connecting", host)
+                    exc = TransportError(f"unexpected {type(exc).__name__}: {exc}")
                 self.metrics.add("output.failures", host=host)
                 failed_in_a_row += 1
                 worker.index += 1

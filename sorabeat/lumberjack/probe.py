@@ -41,7 +41,7 @@ async def _test_host(text: str, settings: LogstashSettings, write: Callable[[str
     try:
         async with asyncio.timeout(settings.timeout):
             infos = await loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, UnicodeError) as exc:
         write(f"    dns lookup... ERROR {describe(exc)}")
         return False
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))

@@ -121,6 +121,10 @@ class LumberjackServer:
         self.connections.append(state)
         try:
             await _Connection(self, state, reader, writer).run()
+        except asyncio.CancelledError:
+            # close() cancels connections; ending quietly keeps asyncio's stream server from
+            # logging the cancellation as an error on every ordinary stop
+            pass
         finally:
             state.closed = True
             self._tasks.discard(task)

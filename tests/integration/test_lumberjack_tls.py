@@ -205,3 +205,37 @@ async def test_a_wrong_key_passphrase_is_one_clear_line_and_retried(
             )
             await task
         assert len(r.events) == 3
+
+
+def _chain_files(directory: Path, leaf: Issued, *above: Issued) -> tuple[str, str]:
+    """A server certificate file holding the leaf and then the given certificates."""
+    cert_path, key_path = leaf.write(str(directory), f"chain-{leaf.fingerprint[:8]}")
+    with open(cert_path, "ab") as f:
+        for cert in above:
+            f.write(cert.cert_pem)
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize("mode", ["certificate", "full", "strict"])
+async def test_a_pinned_ca_must_have_signed_the_chain(
+    tmp_path: Path, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An attacker can present the real (public) CA certificate after a leaf of their own:
+    the pin must not trust that chain. The real chain is trusted in every mode."""
+    real_ca, attacker_ca = make_ca("real CA"), make_ca("attacker CA")
+    forged = _chain_files(tmp_path, make_certificate(attacker_ca, "localhost"), real_ca)
+    genuine = _chain_files(tmp_path, make_certificate(real_ca, "localhost"), real_ca)
+    pin = TLSSettings(ca_trusted_fingerprint=real_ca.fingerprint, verification_mode=mode)  # type: ignore[arg-type]
+    async with receiver(ssl_context=server_context(*forged)) as r:
+        async with output(settings([address(r)], ssl=pin)) as (out, m):
+            task = asyncio.create_task(publish_all(out, [make_events(3)]))
+            await wait_for(lambda: m.total("output.failures") >= 1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert r.events == []
+    assert "ca_trusted_fingerprint" in tls_errors(caplog)[0]
+    async with receiver(ssl_context=server_context(*genuine)) as r:
+        async with output(settings([address(r)], ssl=pin)) as (out, _):
+            await publish_all(out, [make_events(3)])
+        assert len(r.events) == 3

@@ -32,3 +32,11 @@ def test_bad_hosts(text: str) -> None:
 def test_port_zero_only_to_listen() -> None:
     assert parse_host("127.0.0.1:0", listen=True) == Endpoint("127.0.0.1", 0)
     assert str(Endpoint("::1", 5044)) == "[::1]:5044"
+
+
+@pytest.mark.parametrize(
+    "name", ["logstash..example.com", "a" * 64 + ".example.com", ".example.com"]
+)
+def test_names_the_resolver_cannot_encode_are_refused_when_the_config_loads(name: str) -> None:
+    with pytest.raises(ValueError, match="invalid host name"):
+        parse_host(f"{name}:5044")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from sorabeat.config.secrets import MASK, mask_secrets
 
 
@@ -28,3 +30,25 @@ def test_secret_settings_and_auth_headers_are_masked() -> None:
     assert masked["sorabeat"]["modules"][0]["headers"]["X-Trace"] == "1"
     assert masked["output"]["elasticsearch"]["hosts"] == ["es"]
     assert data["output"]["elasticsearch"]["password"] == "pw1"  # the original is untouched
+
+
+def test_passwords_written_into_urls_are_masked_and_known_as_secrets() -> None:
+    import base64
+
+    from sorabeat.config.secrets import secret_values
+    from sorabeat.credentials import redact_url
+    from sorabeat.es.hosts import parse_host
+
+    data = {"output": {"elasticsearch": {"hosts": ["https://elastic:Sup3rS3cret@es:9200/"]}}}
+    masked = mask_secrets(data)
+    assert masked["output"]["elasticsearch"]["hosts"] == ["https://elastic:xxxxx@es:9200/"]
+    found = secret_values(data)
+    assert "Sup3rS3cret" in found
+    assert base64.b64encode(b"elastic:Sup3rS3cret").decode() in found
+    assert (
+        redact_url("see http://u:p@h:1/x and https://h2/")
+        == "see http://u:xxxxx@h:1/x and https://h2/"
+    )
+    with pytest.raises(ValueError, match="invalid port") as info:
+        parse_host("https://elastic:Sup3rS3cret@es:99999")
+    assert "Sup3rS3cret" not in str(info.value)
