@@ -47,6 +47,17 @@ def split_metadata(event: bytes) -> tuple[bytes, bytes]:
     ] + b'"' + event[end:]
 
 
+def escape_html(event: bytes) -> bytes:
+    """``escape_html: true``: rewrite ``<``, ``>`` and ``&`` as JSON escapes.
+
+    Exact on encoded JSON without parsing it: these bytes never occur in JSON outside
+    strings, nor inside UTF-8 multi-byte sequences, so every occurrence is string content.
+    """
+    if b"<" in event or b">" in event or b"&" in event:
+        return event.replace(b"&", b"\\u0026").replace(b"<", b"\\u003c").replace(b">", b"\\u003e")
+    return event
+
+
 @dataclass(frozen=True)
 class AgentInfo:
     """Who ships: the ``agent``/``beat`` fields of every event."""

@@ -26,7 +26,7 @@ from sorabeat.es.progress import BatchProgress, apply_items
 from sorabeat.es.response import Request, classify, parse_retry_after
 from sorabeat.es.root import CredentialsError, RootError
 from sorabeat.es.settings import ElasticsearchSettings
-from sorabeat.event import AgentInfo
+from sorabeat.event import AgentInfo, escape_html
 from sorabeat.monitoring.registry import Registry
 from sorabeat.outputs.backoff import Backoff
 from sorabeat.outputs.base import AckFn
@@ -140,6 +140,8 @@ class ElasticsearchOutput:
     async def publish(self, events: Sequence[bytes], ack: AckFn) -> None:
         backoff = Backoff(self.settings.backoff)
         builder = await self._connected(backoff)
+        if self.settings.escape_html:
+            events = [escape_html(e) for e in events]
         prepared, rejected = builder.prepare_all(events)
         batch = _Batch(prepared, ack)
         todo: Sequence[int] = range(len(events))  # a range until something fails

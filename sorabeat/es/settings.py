@@ -42,7 +42,7 @@ class ElasticsearchSettings:
     )
     bulk_max_size: Annotated[int, Range(1)] = setting(1600, doc="Most events in one _bulk request.")
     compression_level: Annotated[int, Range(0, 9)] = setting(1, doc="gzip level; 0 disables.")
-    escape_html: bool = setting(False, doc="Escape <, > and & in JSON strings.")
+    escape_html: bool = setting(False, doc="Escape <, > and & in JSON strings (\\u003c...).")
     timeout: PositiveSeconds = setting(90.0, doc="HTTP timeout of one request.")
     max_retries: int = setting(
         3,

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sorabeat.event import escape_html
 from sorabeat.lumberjack import protocol
 from sorabeat.lumberjack.client import (
     Endpoint,
@@ -43,17 +44,6 @@ from sorabeat.outputs.base import AckFn
 log = logging.getLogger("sorabeat.lumberjack")
 
 COMPRESS_IN_THREAD = 256 * 1024  # windows larger than this are compressed off the loop
-
-
-def escape_html(event: bytes) -> bytes:
-    """``escape_html: true``: rewrite ``<``, ``>`` and ``&`` as JSON escapes.
-
-    Exact on encoded JSON without parsing it: these bytes never occur in JSON outside
-    strings, nor inside UTF-8 multi-byte sequences, so every occurrence is string content.
-    """
-    if b"<" in event or b">" in event or b"&" in event:
-        return event.replace(b"&", b"\\u0026").replace(b"<", b"\\u003c").replace(b">", b"\\u003e")
-    return event
 
 
 class _Job:

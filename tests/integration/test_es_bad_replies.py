@@ -51,3 +51,29 @@ async def test_a_body_that_does_not_decompress_is_retried() -> None:
         await server.close()
     assert bulk_calls == 2
     assert metrics.total("output.events.acked") == 5
+
+
+async def test_escape_html_rewrites_the_bytes_sent_not_the_values() -> None:
+    bodies: list[bytes] = []
+
+    async def respond(request: Request) -> bytes:
+        if "_bulk" not in request.path:
+            return reply(200, ROOT)
+        bodies.append(request.body)
+        return reply(200, orjson.dumps({"errors": False, "items": [{"create": {"status": 201}}]}))
+
+    server = ScriptedServer(respond)
+    host, port = await server.start()
+    try:
+        event = make_events(1, document={"channel_id": "<b>&</b>"})
+        out = new_output(
+            es_settings(f"http://{host}:{port}", compression_level=0, escape_html=True)
+        )
+        await publish_all(out, event, deadline=30)
+        await out.close()
+    finally:
+        await server.close()
+    (body,) = bodies
+    assert b"<b>" not in body and b"\\u003cb\\u003e\\u0026\\u003c/b\\u003e" in body
+    source = orjson.loads(body.splitlines()[1])
+    assert source["sora"]["connections"]["channel_id"] == "<b>&</b>"

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from sorabeat.lumberjack.output import escape_html
+from sorabeat.event import escape_html
 from tests.integration.lumberjack_helpers import (
     address,
     chunks,
