@@ -362,6 +362,14 @@ class DiskSpool:
                 try:
                     await self._io(write_state, self.directory, target)
                 except OSError as exc:
+                    if exc.errno in (
+                        errno.ENOSPC,
+                        errno.EDQUOT,
+                    ) and await self._delete_acknowledged(target):
+                        # the disk is full of our own acknowledged segments: deleting them
+                        # before the position is saved is safe (a crash now replays from the
+                        # oldest segment left, which holds nothing older than ``target``)
+                        continue
                     self._notices.dropped(
                         "state",
                         1,
@@ -378,14 +386,14 @@ class DiskSpool:
                 delay = 1.0
                 self._persisted = target
                 self.metrics.add("spool.state.writes")
-            await self._delete_acknowledged()
+            await self._delete_acknowledged(self._persisted)
             if self._position <= self._persisted:
                 return
 
-    async def _delete_acknowledged(self) -> None:
-        """Delete sealed segments wholly below the persisted position."""
+    async def _delete_acknowledged(self, below: int) -> bool:
+        """Delete sealed segments wholly below position ``below``; True if any went."""
         doomed: list[SegmentInfo] = []
-        while len(self._segments) > 1 and self._segments[0].end <= self._persisted:
+        while len(self._segments) > 1 and self._segments[0].end <= below:
             seg = self._segments.pop(0)
             seg.gone = True
             self._used -= seg.size
@@ -394,6 +402,7 @@ class DiskSpool:
             self._gauges()
             self._notify()
             await self._unlink([s.path for s in doomed])
+        return bool(doomed)
 
     async def _unlink(self, paths: list[str]) -> None:
         try:

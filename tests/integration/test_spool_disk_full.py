@@ -4,6 +4,7 @@ the spool reopens, and it resumes by itself once space is freed."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import os
@@ -137,3 +138,33 @@ async def test_a_spool_left_on_a_full_disk_reopens_intact(tiny_fs: str) -> None:
     assert metrics.total("spool.events.corrupt") == 0
     await again.close()
     os.unlink(filler)
+
+
+async def test_a_disk_filled_by_the_spool_itself_is_freed_once_events_are_acknowledged(
+    tiny_fs: str,
+) -> None:
+    """Nothing else to delete: the spool's own acknowledged segments must go even though the
+    position file cannot be written first, else the disk stays full and every restart
+    replays the whole acknowledged backlog."""
+    directory = os.path.join(tiny_fs, "spool")
+    metrics = Registry()
+    spool = await DiskSpool.open(directory, SETTINGS, metrics)
+    n = 0
+    while metrics.counter("spool.events.dropped", reason="disk_full") == 0 and n < 10_000:
+        await spool.append([event(n, 300)])
+        n += 1
+    stored = int(metrics.counter("spool.events.appended"))
+    assert 0 < stored < n  # the disk did fill up
+    await read_backlog(spool, ack=True)  # the output comes back and acknowledges everything
+    for _ in range(200):  # the position is saved in the background
+        if spool.persisted_position == stored:
+            break
+        await asyncio.sleep(0.05)
+    assert spool.persisted_position == stored
+    before = metrics.counter("spool.events.appended")
+    await spool.append([event(n, 300)])
+    assert metrics.counter("spool.events.appended") == before + 1  # space came back
+    await spool.close()
+    reopened = await DiskSpool.open(directory, SETTINGS, Registry())
+    assert reopened.pending() == 1  # only the new event: nothing acknowledged is replayed
+    await reopened.close()
