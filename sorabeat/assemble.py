@@ -13,10 +13,39 @@ from sorabeat.outputs.console import ConsoleOutput
 from sorabeat.outputs.file import FileOutput
 from sorabeat.pipeline import Pipeline
 from sorabeat.publish import Publisher
+from sorabeat.sora.hosts import parse_host
 from sorabeat.sora.input import SoraInput
 from sorabeat.spool.base import Spool
 from sorabeat.spool.memory import MemoryQueue
 from sorabeat.spool.settings import SpoolSettings
+from sorabeat.tls import TLSConfigError, client_context
+
+
+def startup_problems(loaded: LoadedConfig) -> list[str]:
+    """What would stop ``run`` although the settings are valid: no module to poll, TLS files
+    that cannot be loaded. ``test config`` reports the same, as metricbeat's builds modules."""
+    settings = loaded.settings
+    problems: list[str] = []
+    if not settings.modules:
+        problems.append(
+            "no Sora module is enabled: add one to modules.d/ (see modules.d/sora.yml) "
+            "or to sorabeat.modules"
+        )
+    for i, module in enumerate(settings.modules):
+        https = any(parse_host(h).https for h in module.hosts)
+        if module.ssl.active(https):
+            try:
+                client_context(module.ssl)
+            except TLSConfigError as exc:
+                problems.append(f"sorabeat.modules.{i}.{exc}")
+    name = output_name(settings) if settings.output.enabled() else None
+    out = getattr(settings.output, name) if name in ("logstash", "elasticsearch") else None
+    if out is not None and out.ssl.active():
+        try:
+            client_context(out.ssl)
+        except TLSConfigError as exc:
+            problems.append(f"output.{name}.{exc}")
+    return problems
 
 
 def output_name(settings: Settings) -> str:

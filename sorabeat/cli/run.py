@@ -12,7 +12,7 @@ import time
 
 from sorabeat import __version__
 from sorabeat.agent import DataDirLockedError, agent_info, lock_data_dir
-from sorabeat.assemble import build_pipeline, output_name
+from sorabeat.assemble import build_pipeline, output_name, startup_problems
 from sorabeat.cli.common import CliError, load_config, setup_logging
 from sorabeat.config.load import LoadedConfig
 from sorabeat.monitoring.logline import MetricsLog
@@ -49,15 +49,15 @@ def register(
 def handle(args: argparse.Namespace) -> int:
     loaded = load_config(args)
     setup_logging(args, loaded)
-    if not loaded.settings.modules:
-        raise CliError(
-            "no Sora module is enabled: add one to modules.d/ (see modules.d/sora.yml) "
-            "or to sorabeat.modules"
-        )
+    problems = startup_problems(loaded)
+    if problems:
+        raise CliError("\n".join(problems))
     try:
         lock = lock_data_dir(loaded.paths.data)
     except DataDirLockedError as exc:
         raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot use path.data {loaded.paths.data}: {exc.strerror or exc}") from None
     profiler = cProfile.Profile() if args.profile else None
     try:
         if profiler is not None:
@@ -77,7 +77,10 @@ def handle(args: argparse.Namespace) -> int:
 async def run(loaded: LoadedConfig, *, no_publish: bool = False) -> None:
     settings = loaded.settings
     metrics = Registry()
-    agent = agent_info(loaded.paths.data, settings.name)
+    try:
+        agent = agent_info(loaded.paths.data, settings.name)
+    except OSError as exc:
+        raise CliError(f"cannot use path.data {loaded.paths.data}: {exc.strerror or exc}") from None
     monitor: MonitoringServer | None = None
     if settings.http.enabled:
         monitor = MonitoringServer(settings.http, agent, metrics)

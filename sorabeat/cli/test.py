@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 import orjson
 
 from sorabeat.agent import agent_info
-from sorabeat.assemble import envelope_settings, output_name
+from sorabeat.assemble import envelope_settings, output_name, startup_problems
 from sorabeat.cli.common import CliError, load_config
 from sorabeat.config.load import LoadedConfig
 from sorabeat.sora.input import SoraInput, http_client
@@ -43,14 +43,15 @@ def register(
     modules.set_defaults(handler=test_modules)
 
 
-def _require_modules(loaded: LoadedConfig) -> None:
-    if not loaded.settings.modules:
-        raise CliError("no Sora module is enabled: add one to modules.d/ or to sorabeat.modules")
+def _require_startable(loaded: LoadedConfig) -> None:
+    problems = startup_problems(loaded)
+    if problems:
+        raise CliError("\n".join(problems))
 
 
 def test_config(args: argparse.Namespace) -> int:
     loaded = load_config(args)
-    _require_modules(loaded)
+    _require_startable(loaded)
     print("Config OK")
     return 0
 
@@ -69,7 +70,7 @@ def test_output(args: argparse.Namespace) -> int:
 
 def test_modules(args: argparse.Namespace) -> int:
     loaded = load_config(args)
-    _require_modules(loaded)
+    _require_startable(loaded)
     agent = agent_info(loaded.paths.data, loaded.settings.name)
     source = SoraInput(
         loaded.settings.modules, envelope_settings(loaded.settings, agent), sink=_Discard()

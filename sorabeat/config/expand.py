@@ -45,7 +45,13 @@ def resolver(raw: RawConfig, *lookups: Lookup) -> Resolver:
             raise _UnresolvedError(name)
 
         try:
-            return _REFERENCE.sub(substitute, text)
+            # innermost references first, so a default may itself be a reference: ${A:${B}}
+            for _ in range(_MAX_DEPTH):
+                expanded = _REFERENCE.sub(substitute, text)
+                if expanded == text:
+                    break
+                text = expanded
+            return text
         except _UnresolvedError as exc:
             origin = find_origin(raw.origins, path)
             raw.problems.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import types
 import typing
@@ -98,6 +99,8 @@ class Duration(Kind):
             seconds = parse_duration(value)
         else:
             raise ValueError(f"expected a duration such as 10s, got {_describe(value)}")
+        if not math.isfinite(seconds):
+            raise ValueError(f"duration must be finite, got {value!r}")
         if seconds < 0 or (seconds == 0 and not self.allow_zero):
             raise ValueError(f"duration must be {'>= 0' if self.allow_zero else '> 0'}")
         return seconds
@@ -173,6 +176,21 @@ class Pattern(Kind):
         if not self.regex.fullmatch(value):
             raise ValueError(f"{value!r} is not {self.meaning}")
         return value
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def header_problems(headers: Mapping[str, str], key: str = "headers") -> list[tuple[str, str]]:
+    """HTTP header names must be tokens and values ASCII text on one line (the value is not
+    repeated in the message: it may be a credential)."""
+    out: list[tuple[str, str]] = []
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name):
+            out.append((f"{key}.{name}", "not a valid HTTP header name"))
+        elif not value.isascii() or "\r" in value or "\n" in value:
+            out.append((f"{key}.{name}", "the value must be ASCII text on one line"))
+    return out
 
 
 def _num(x: float) -> str:

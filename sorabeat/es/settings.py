@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from sorabeat.config.schema import PositiveSeconds, Range, setting
+from sorabeat.config.schema import PositiveSeconds, Range, header_problems, setting
 from sorabeat.es.format import EventFormat, FormatError
 from sorabeat.es.hosts import parse_host
 from sorabeat.outputs.backoff import BackoffSettings
@@ -77,6 +77,7 @@ class ElasticsearchSettings:
             out.append(("hosts", "at least one host is needed"))
         if self.api_key is not None and (self.username or self.password):
             out.append(("api_key", "set either api_key or username/password, not both"))
+        out.extend(header_problems(self.headers))
         policy = self.non_indexable_policy
         if policy.drop is not None and policy.dead_letter_index is not None:
             out.append(("non_indexable_policy", "set either drop or dead_letter_index"))

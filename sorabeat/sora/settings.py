@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sorabeat.config.schema import PositiveSeconds, Size, setting
+from sorabeat.config.schema import PositiveSeconds, Size, header_problems, setting
 from sorabeat.sora.hosts import HostError, parse_host
 from sorabeat.tls import TLSSettings
 
@@ -58,6 +58,7 @@ class SoraModuleSettings:
             out.append(("metricsets", "a metricset is listed twice"))
         if self.enabled and not self.hosts:
             out.append(("hosts", "at least one host is needed"))
+        out.extend(header_problems(self.headers))
         if self.ssl.ca_trusted_fingerprint:
             out.append(
                 (

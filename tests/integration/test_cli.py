@@ -106,3 +106,19 @@ def test_export_config_masks_secrets(tmp_path: Path, secret: str) -> None:
     assert result.returncode == 0, result.stderr
     assert secret not in result.stdout
     assert "xxxxx" in result.stdout and "username: u" in result.stdout
+
+
+def test_test_config_builds_tls_contexts_as_run_would(tmp_path: Path) -> None:
+    setup_dir(tmp_path, "output.console: {}\n")
+    (tmp_path / "modules.d" / "sora.yml").write_text(
+        "- module: sora\n  hosts: ['https://sora:443/']\n"
+        "  ssl.certificate_authorities: ['/nonexistent/ca.pem']\n"
+    )
+    for command in (["test", "config"], ["run", "-e"]):
+        result = sorabeat(*command, cwd=tmp_path)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert (
+            "sorabeat.modules.0.ssl.certificate_authorities: cannot load /nonexistent/ca.pem"
+            in result.stderr
+        )
+        assert "Traceback" not in result.stderr

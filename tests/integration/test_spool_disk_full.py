@@ -5,63 +5,18 @@ the spool reopens, and it resumes by itself once space is freed."""
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from sorabeat.monitoring.registry import Registry
 from sorabeat.spool.disk import DiskSpool
 from sorabeat.spool.state import read_state
+from tests.integration.tiny_fs import fill
 from tests.spool_support import event, read_backlog, read_events, segment_bytes, tiny
 
-FS_SIZE = 256 * 1024
 SETTINGS = tiny(segment_size=16 * 1024, max_size=64 * 1024 * 1024)  # when_full never kicks in
-
-
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[str]:
-    mountpoint = tmp_path / "fs"
-    mountpoint.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={FS_SIZE}", "tmpfs", str(mountpoint)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.fail(
-            "this test needs a real full disk: mounting a 256KiB tmpfs failed "
-            f"({mounted.stderr.strip() or mounted.returncode}); run the tests as root "
-            "with CAP_SYS_ADMIN (as CI does)"
-        )
-    try:
-        yield str(mountpoint)
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
-
-
-def fill(path: str, leave: int) -> None:
-    """Take every free byte but about ``leave`` (tmpfs counts whole pages)."""
-    reserve = path + ".reserve"
-    with open(reserve, "wb") as f:
-        f.write(bytes(leave))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    error = 0
-    try:
-        while not error:
-            try:
-                os.write(fd, bytes(4096))
-            except OSError as exc:
-                error = exc.errno or -1
-    finally:
-        os.close(fd)
-    assert error == errno.ENOSPC
-    os.unlink(reserve)
 
 
 async def test_a_full_disk_drops_counts_and_recovers(

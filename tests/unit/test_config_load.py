@@ -242,3 +242,35 @@ def test_defaults_that_name_other_settings_are_expanded(tmp_path: Path) -> None:
     assert loaded.settings.output.file.path == "/var/lib/sb/sorabeat"
     assert loaded.settings.queue.spool is not None
     assert loaded.settings.queue.spool.path == "/var/lib/sb/spool"
+
+
+def test_nested_default_references_are_expanded(tmp_path: Path) -> None:
+    make(tmp_path, "output.console: {}\nname: ${A:${B}}\ntags: ['${C:${D:x}}']\n")
+    opts = LoadOptions(path_home=str(tmp_path), cwd=str(tmp_path), environ={"B": "bee"})
+    loaded = load(opts)
+    assert loaded.settings.name == "bee"
+    assert loaded.settings.tags == ["x"]
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "-.inf"])
+def test_durations_must_be_finite(tmp_path: Path, value: str) -> None:
+    make(tmp_path, f"output.console: {{}}\nsorabeat.shutdown_timeout: {value}\n")
+    found = problems(tmp_path)
+    assert any(
+        "sorabeat.shutdown_timeout" in p and ("finite" in p or ">= 0" in p) for p in found
+    ), found
+
+
+@pytest.mark.parametrize(
+    ("headers", "words"),
+    [
+        ("{'Bad Name': x}", "not a valid HTTP header name"),
+        ("{Authorization: 'Bearer tökén'}", "ASCII text on one line"),
+    ],
+)
+def test_module_headers_are_checked_without_echoing_the_value(
+    tmp_path: Path, headers: str, words: str
+) -> None:
+    make(tmp_path, "output.console: {}\n", module=f"- module: sora\n  headers: {headers}\n")
+    (problem,) = problems(tmp_path)
+    assert words in problem and "tökén" not in problem
