@@ -11,22 +11,18 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import struct
 import sys
-import zlib
 from dataclasses import dataclass
 
 from sorabeat.spool.record import ScanResult, scan
+from sorabeat.spool.stamp import Stamp
 
 SEGMENT_SUFFIX = ".seg"
 TEMP_SUFFIX = ".tmp"
 CORRUPT_SUFFIX = ".corrupt"
 _NAME = re.compile(r"^(\d{20})\.seg$")
-_MAGIC = b"SBSPOOL\x00"
-_VERSION = 1
-_LAYOUT = struct.Struct("<8sHHQ")
-_CRC = struct.Struct("<I")
-SEGMENT_HEADER_SIZE = _LAYOUT.size + _CRC.size
+_HEADER = Stamp(b"SBSPOOL\x00", "a sorabeat spool segment")
+SEGMENT_HEADER_SIZE = _HEADER.size
 READ_CHUNK = 1 << 20
 
 
@@ -44,24 +40,17 @@ def parse_segment_name(name: str) -> int | None:
 
 
 def encode_segment_header(first_seq: int) -> bytes:
-    body = _LAYOUT.pack(_MAGIC, _VERSION, 0, first_seq)
-    return body + _CRC.pack(zlib.crc32(body))
+    return _HEADER.encode(first_seq)
 
 
 def decode_segment_header(data: bytes) -> int:
     """The first sequence number the header names. Raises BadSegmentHeaderError."""
     if len(data) < SEGMENT_HEADER_SIZE:
         raise BadSegmentHeaderError(f"only {len(data)} bytes, a header has {SEGMENT_HEADER_SIZE}")
-    body = data[: _LAYOUT.size]
-    (crc,) = _CRC.unpack_from(data, _LAYOUT.size)
-    if zlib.crc32(body) != crc:
-        raise BadSegmentHeaderError("header checksum mismatch")
-    magic, version, _, first = _LAYOUT.unpack(body)
-    if magic != _MAGIC:
-        raise BadSegmentHeaderError("not a sorabeat spool segment")
-    if version != _VERSION:
-        raise BadSegmentHeaderError(f"unknown segment version {version}")
-    return int(first)
+    try:
+        return _HEADER.decode(data)
+    except ValueError as exc:
+        raise BadSegmentHeaderError(f"header: {exc}") from None
 
 
 def fsync_directory(directory: str) -> None:

@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import struct
-import zlib
 
 from sorabeat.spool.segment import fsync_directory
+from sorabeat.spool.stamp import Stamp
 
 STATE_NAME = "state"
 STATE_TEMP = "state.tmp"
-_MAGIC = b"SBST"
-_VERSION = 1
-_LAYOUT = struct.Struct("<4sHHQ")
-_CRC = struct.Struct("<I")
-STATE_SIZE = _LAYOUT.size + _CRC.size
+_STATE = Stamp(b"SBST", "a sorabeat spool state file")
+STATE_SIZE = _STATE.size
 
 
 class BadStateError(ValueError):
@@ -30,23 +26,16 @@ class BadStateError(ValueError):
 
 
 def encode_state(position: int) -> bytes:
-    body = _LAYOUT.pack(_MAGIC, _VERSION, 0, position)
-    return body + _CRC.pack(zlib.crc32(body))
+    return _STATE.encode(position)
 
 
 def decode_state(data: bytes) -> int:
     if len(data) != STATE_SIZE:
         raise BadStateError(f"{len(data)} bytes instead of {STATE_SIZE}")
-    body = data[: _LAYOUT.size]
-    (crc,) = _CRC.unpack_from(data, _LAYOUT.size)
-    if zlib.crc32(body) != crc:
-        raise BadStateError("checksum mismatch")
-    magic, version, _, position = _LAYOUT.unpack(body)
-    if magic != _MAGIC:
-        raise BadStateError("not a sorabeat spool state file")
-    if version != _VERSION:
-        raise BadStateError(f"unknown version {version}")
-    return int(position)
+    try:
+        return _STATE.decode(data)
+    except ValueError as exc:
+        raise BadStateError(str(exc)) from None
 
 
 def read_state(directory: str) -> int | None:
