@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import Any
 
@@ -11,6 +12,10 @@ from sorabeat import logs
 from sorabeat.config import load as config_load
 from sorabeat.config.load import ConfigError, LoadedConfig, LoadOptions, Paths
 from sorabeat.keystore import Keystore, KeystoreError, keystore_path
+
+# Signals that stop a long-running command gracefully, as libbeat does: SIGHUP too (a closed
+# terminal or a supervisor's stop must not kill the process and lose what is in flight).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class CliError(Exception):

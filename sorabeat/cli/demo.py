@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import dataclasses
 import os
-import signal
 import tempfile
 import time
 
@@ -21,7 +20,7 @@ import yaml
 from sorabeat.agent import agent_info
 from sorabeat.assemble import build_pipeline
 from sorabeat.certs import make_ca, make_certificate
-from sorabeat.cli.common import CliError, selectors
+from sorabeat.cli.common import STOP_SIGNALS, CliError, selectors
 from sorabeat.config.load import ConfigError, LoadedConfig, LoadOptions, load
 from sorabeat.config.schema import parse_duration
 from sorabeat.logs import configure
@@ -114,7 +113,7 @@ async def demo(args: argparse.Namespace, period: float, workdir: str) -> int:
         pipeline = await build_pipeline(loaded, agent, metrics)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, stop.set)
         running = asyncio.ensure_future(pipeline.run(stop))
         progress = asyncio.ensure_future(_progress(metrics, receiver, period))
