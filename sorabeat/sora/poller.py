@@ -12,6 +12,7 @@ import httpx
 import orjson
 
 from sorabeat.event import MetricsetEncoder, event_timestamp
+from sorabeat.failure_streak import FailureStreak
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora import client as sora_client
 from sorabeat.sora.connections import ConnectionsReader, Document, InvalidJSONError, ShapeError
@@ -67,6 +68,8 @@ class MetricsetPoller:
         self.sink = sink
         self.metrics = metrics
         self.clock = clock
+        # the error event of every failed poll is shipped; the log says it once a minute
+        self.failures = FailureStreak(f"sora {metricset} from {host.address}")
 
     async def poll_once(self) -> list[bytes]:
         """Fetch once and return the encoded events (one error event if the fetch failed)."""
@@ -79,11 +82,18 @@ class MetricsetPoller:
             events = self.encoder.encode(started_ms, duration, _drain(documents))
         except sora_client.FetchError as exc:
             message = str(exc)
-            log.warning("sora %s from %s failed: %s", self.metricset, self.host.address, message)
+            line = self.failures.failed(message)
+            if line is not None:
+                log.warning("%s", line)
         except Exception as exc:  # a bug must not stop this poller, nor hide: log it whole
             message = f"internal error handling the response: {exc!r}"
-            log.exception("sora %s from %s: %s", self.metricset, self.host.address, message)
+            line = self.failures.failed(message)
+            if line is not None:
+                log.error("%s", line, exc_info=self.failures.failures == 1)
         else:
+            back = self.failures.succeeded()
+            if back is not None:
+                log.info("%s", back)
             self.metrics.add("sora.polls.ok", 1, **labels)
             self.metrics.add("sora.events", len(events), **labels)
             log.debug("sora %s from %s: %d events", self.metricset, self.host.address, len(events))

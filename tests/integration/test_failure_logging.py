@@ -1,0 +1,62 @@
+"""A host that keeps failing: every failed poll still gives an error event, but the log says
+the first failure, then once a minute, then when the host is back."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.emulators.scripted_http import Request, ScriptedServer, http_response
+from tests.integration.test_sora_fetch import poller_for
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_failing_sora_host_logs_once_a_minute_and_when_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    state = {"fail": True}
+
+    async def respond(_: Request) -> bytes:
+        if state["fail"]:
+            return http_response(502, b"bad gateway", reason="Bad Gateway")
+        return http_response(200, b"{}")
+
+    server = ScriptedServer(respond)
+    await server.start()
+    try:
+        assert server._server is not None
+        port = server._server.sockets[0].getsockname()[1]
+        poller, http, _ = await poller_for(port, "stats")
+        clock = Clock()
+        poller.failures.clock = clock
+        caplog.set_level(logging.INFO, logger="sorabeat.sora")
+        events: list[dict[str, Any]] = []
+        async with http:
+            for _ in range(10):
+                clock.now += 5
+                events += [orjson.loads(e) for e in await poller.poll_once()]
+            clock.now += 15  # a minute after the first failure
+            events += [orjson.loads(e) for e in await poller.poll_once()]
+            state["fail"] = False
+            events += [orjson.loads(e) for e in await poller.poll_once()]
+    finally:
+        await server.close()
+    assert ["error" in e for e in events] == [True] * 11 + [False]  # an event per failed poll
+    lines = [r.getMessage() for r in caplog.records if r.name == "sorabeat.sora"]
+    address = f"127.0.0.1:{port}"
+    assert len(lines) == 3, lines
+    assert lines[0].startswith(f"sora stats from {address}: HTTP 502 Bad Gateway")
+    assert lines[1].startswith(f"sora stats from {address}: still failing, 11 times since ")
+    assert lines[2].startswith(f"sora stats from {address} is back after 11 failures since ")
+    levels = [r.levelname for r in caplog.records if r.name == "sorabeat.sora"]
+    assert levels == ["WARNING", "WARNING", "INFO"]
