@@ -3,13 +3,25 @@ the first failure, then once a minute, then when the host is back."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import orjson
 import pytest
 
+from sorabeat.lumberjack.receiver import LumberjackReceiver, ReceiverOptions
+from sorabeat.lumberjack.server import ServerOptions
+from sorabeat.outputs.backoff import BackoffSettings
 from tests.emulators.scripted_http import Request, ScriptedServer, http_response
+from tests.integration.lumberjack_helpers import (
+    make_events,
+    output,
+    publish_all,
+    settings,
+    wait_for,
+)
+from tests.integration.procs import free_port
 from tests.integration.test_sora_fetch import poller_for
 
 
@@ -60,3 +72,35 @@ async def test_a_failing_sora_host_logs_once_a_minute_and_when_back(
     assert lines[2].startswith(f"sora stats from {address} is back after 11 failures since ")
     levels = [r.levelname for r in caplog.records if r.name == "sorabeat.sora"]
     assert levels == ["WARNING", "WARNING", "INFO"]
+
+
+async def test_a_logstash_host_that_stays_down_is_logged_once_then_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="sorabeat.lumberjack")
+    port = free_port()
+    events = make_events(50)
+    s = settings([f"127.0.0.1:{port}"], backoff=BackoffSettings(init=0.02, max=0.05))
+    async with output(s) as (out, metrics):
+        publishing = asyncio.create_task(publish_all(out, [events]))
+        await wait_for(lambda: metrics.total("output.failures") >= 8)
+        r = LumberjackReceiver(ReceiverOptions(ServerOptions(record=True), keep_events=True))
+        await r.start("127.0.0.1", port)
+        try:
+            await publishing
+        finally:
+            await r.close()
+        assert r.events == events
+        failures = metrics.total("output.failures")
+    records = [
+        r
+        for r in caplog.records
+        if r.name == "sorabeat.lumberjack" and r.getMessage().startswith("logstash ")
+    ]
+    lines = [r.getMessage() for r in records]
+    assert len(lines) == 2, lines  # not one per attempt
+    assert lines[0].startswith(f"logstash 127.0.0.1:{port}: cannot connect: ")
+    assert lines[1].startswith(
+        f"logstash 127.0.0.1:{port} is back after {failures} failures since "
+    )
+    assert [r.levelname for r in records] == ["ERROR", "INFO"]
