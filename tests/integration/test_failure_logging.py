@@ -12,8 +12,12 @@ import pytest
 
 from sorabeat.lumberjack.receiver import LumberjackReceiver, ReceiverOptions
 from sorabeat.lumberjack.server import ServerOptions
+from sorabeat.monitoring.registry import Registry
 from sorabeat.outputs.backoff import BackoffSettings
+from tests.emulators.elasticsearch import ElasticsearchEmulator
 from tests.emulators.scripted_http import Request, ScriptedServer, http_response
+from tests.es_support import AckRecorder, es_settings, new_output
+from tests.es_support import make_events as es_events
 from tests.integration.lumberjack_helpers import (
     make_events,
     output,
@@ -104,3 +108,36 @@ async def test_a_logstash_host_that_stays_down_is_logged_once_then_back(
         f"logstash 127.0.0.1:{port} is back after {failures} failures since "
     )
     assert [r.levelname for r in records] == ["ERROR", "INFO"]
+
+
+async def test_an_elasticsearch_host_that_stays_down_is_logged_once_then_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="sorabeat.elasticsearch")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    metrics = Registry()
+    out = new_output(es_settings(url), metrics)
+    try:
+        ack = AckRecorder(5)
+        publishing = asyncio.create_task(out.publish(es_events(5), ack))
+        await wait_for(lambda: metrics.total("output.elasticsearch.connect_errors") >= 8)
+        es = ElasticsearchEmulator()
+        await es.start(port)
+        try:
+            await publishing
+        finally:
+            await es.close()
+        failures = metrics.total("output.elasticsearch.connect_errors")
+    finally:
+        await out.close()
+    records = [
+        r
+        for r in caplog.records
+        if r.name == "sorabeat.elasticsearch" and r.getMessage().startswith("Elasticsearch at")
+    ]
+    lines = [r.getMessage() for r in records]
+    assert len(lines) == 2, lines  # not one per attempt
+    assert lines[0].startswith(f"Elasticsearch at {url}: cannot reach it: ")
+    assert lines[1].startswith(f"Elasticsearch at {url} is back after {failures} failures since ")
+    assert [r.levelname for r in records] == ["WARNING", "INFO"]
