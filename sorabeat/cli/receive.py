@@ -47,9 +47,21 @@ def register(
         help="close a connection with no reads or writes for S seconds (0: never; default 60)",
     )
     tls = parser.add_argument_group("TLS")
-    tls.add_argument("--ssl.certificate", dest="ssl_certificate", metavar="FILE")
-    tls.add_argument("--ssl.key", dest="ssl_key", metavar="FILE")
-    tls.add_argument("--ssl.key_passphrase", dest="ssl_key_passphrase", metavar="TEXT")
+    tls.add_argument(
+        "--ssl.certificate",
+        dest="ssl_certificate",
+        metavar="FILE",
+        help="PEM server certificate: serve TLS (with --ssl.key)",
+    )
+    tls.add_argument(
+        "--ssl.key", dest="ssl_key", metavar="FILE", help="PEM private key of the certificate"
+    )
+    tls.add_argument(
+        "--ssl.key_passphrase",
+        dest="ssl_key_passphrase",
+        metavar="TEXT",
+        help="passphrase of an encrypted key",
+    )
     tls.add_argument(
         "--ssl.certificate_authorities",
         dest="ssl_cas",

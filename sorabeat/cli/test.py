@@ -88,6 +88,11 @@ async def _fetch_once(source: SoraInput, only: str | None) -> int:
     async with AsyncExitStack() as stack:
         clients = [await stack.enter_async_context(http_client(m)) for m in source.modules]
         pollers = [p for p in source.pollers(clients) if only in (None, p.metricset)]
+        if not pollers:
+            raise CliError(
+                f"metricset {only} is not configured in any enabled sora module "
+                "(add it to a module's metricsets)"
+            )
         results = await asyncio.gather(*(p.poll_once() for p in pollers))
     for poller, events in zip(pollers, results, strict=True):
         errors = [e for e in events if b'"error":{"message"' in e]
