@@ -1,0 +1,283 @@
+"""Sora's values checked against the types ``fields.yml`` declares for ``sora.<metricset>``.
+
+Elasticsearch refuses a whole document when one value does not fit its field's mapping
+(``"total_received": "n/a"`` on a ``long``). So a value that would be refused is left out of
+the event, the rest of the event is kept, and the event says what was left out in
+``sora.<metricset>.invalid_fields`` (the dotted paths, relative to ``sora.<metricset>``).
+Fields fields.yml does not declare pass through unchanged.
+
+What each declared type accepts is what Elasticsearch's default mapping accepts without
+coercing a string into a number: ``long`` a JSON number within the signed 64-bit range,
+``double``/``float`` any JSON number, ``keyword``/``text`` a string, number or boolean,
+``date`` a string or number, ``ip`` a string, ``boolean`` true/false or "true"/"false"/"",
+a group an object. ``null`` fits every type (Elasticsearch skips it); an array fits when
+every member does (objects in an array are checked member by member).
+
+Connection elements are checked without walking them value by value in the common case:
+``FieldTypes.surely_valid`` looks at each object's values in bulk; only an element it is
+unsure about is walked, and re-encoded only if something was left out.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Union
+
+from sorabeat.es.fields import Field, load_fields
+
+INVALID_FIELDS = "invalid_fields"  # the annotation, under sora.<metricset>
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+
+Group = dict[str, Union["Group", str]]  # field name -> sub-group or leaf type name
+
+log = logging.getLogger("sorabeat.sora")
+
+
+def describe(value: Any) -> str:
+    """The JSON kind of a parsed value, for messages."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
+def _is_long(v: Any) -> bool:
+    t = type(v)
+    return (t is int or t is float) and LONG_MIN <= v <= LONG_MAX
+
+
+def _is_number(v: Any) -> bool:
+    t = type(v)
+    return t is int or t is float
+
+
+def _is_scalar(v: Any) -> bool:
+    return type(v) in (str, int, float, bool)
+
+
+def _is_date(v: Any) -> bool:
+    return type(v) in (str, int, float)
+
+
+def _is_string(v: Any) -> bool:
+    return type(v) is str
+
+
+def _is_boolean(v: Any) -> bool:
+    return type(v) is bool or v in ("true", "false", "")
+
+
+def _is_object(v: Any) -> bool:
+    return type(v) is dict
+
+
+ACCEPTS: dict[str, Callable[[Any], bool]] = {
+    "long": _is_long,
+    "double": _is_number,
+    "float": _is_number,
+    "keyword": _is_scalar,
+    "text": _is_scalar,
+    "date": _is_date,
+    "ip": _is_string,
+    "boolean": _is_boolean,
+    "object": _is_object,
+}
+NUMBER_TYPES = frozenset({"long", "double", "float"})
+
+
+@dataclass(frozen=True)
+class InvalidField:
+    path: str  # dotted, relative to sora.<metricset>
+    found: str  # "a string"
+    expected: str  # the fields.yml type, "long"
+
+
+def _fits(value: Any, leaf_type: str) -> bool:
+    if value is None:
+        return True
+    if type(value) is list:
+        return all(_fits(member, leaf_type) for member in value)
+    return ACCEPTS[leaf_type](value)
+
+
+def _found(value: Any, leaf_type: str) -> str:
+    """The kind of the first thing in ``value`` that does not fit (members of arrays too)."""
+    if type(value) is list:
+        for member in value:
+            if not _fits(member, leaf_type):
+                return f"an array holding {_found(member, leaf_type)}"
+    if type(value) is int and not _is_long(value):
+        return "a number outside the 64-bit range"
+    return describe(value)
+
+
+def remove_invalid(doc: dict[str, Any], group: Group, prefix: str = "") -> list[InvalidField]:
+    """Take every declared value that does not fit its type out of ``doc`` (in place)."""
+    invalid: list[InvalidField] = []
+    for name in [k for k in doc if k in group]:
+        value = doc[name]
+        spec = group[name]
+        path = prefix + name
+        if isinstance(spec, dict):
+            if type(value) is dict:
+                invalid += remove_invalid(value, spec, path + ".")
+                continue
+            if value is None:
+                continue
+            if type(value) is list and all(m is None or type(m) is dict for m in value):
+                for member in value:
+                    if member is not None:
+                        invalid += remove_invalid(member, spec, path + ".")
+                continue
+            invalid.append(InvalidField(path, describe(value), "an object (group)"))
+        elif _fits(value, spec):
+            continue
+        else:
+            invalid.append(InvalidField(path, _found(value, spec), spec))
+        del doc[name]
+    return invalid
+
+
+@dataclass(frozen=True)
+class _Level:
+    """One group of the table, arranged for ``surely_valid``."""
+
+    checked: tuple[tuple[str, Callable[[Any], bool]], ...]  # leaves that are not numbers
+    groups: tuple[tuple[str, _Level], ...]
+
+
+def _level(group: Group) -> _Level:
+    checked = []
+    groups = []
+    for name, spec in group.items():
+        if isinstance(spec, dict):
+            groups.append((name, _level(spec)))
+        elif spec not in NUMBER_TYPES:
+            checked.append((name, ACCEPTS[spec]))
+    return _Level(tuple(checked), tuple(groups))
+
+
+def _surely_valid(doc: dict[str, Any], level: _Level) -> bool:
+    types = list(map(type, doc.values()))
+    if bool in types or list in types:
+        return False
+    strings = objects = 0
+    for name, accepts in level.checked:
+        value = doc.get(name)
+        if value is None:
+            continue
+        if not accepts(value):
+            return False
+        if type(value) is str:
+            strings += 1
+        elif type(value) is dict:
+            objects += 1
+    for name, sub in level.groups:
+        value = doc.get(name)
+        if value is None:
+            continue
+        if type(value) is not dict or not _surely_valid(value, sub):
+            return False
+        objects += 1
+    # every string and object is where one may be, so every other value is a number
+    if types.count(str) != strings or types.count(dict) != objects:
+        return False
+    if int in types or float in types:
+        if strings or objects or type(None) in types:
+            numbers: Any = [v for v in doc.values() if type(v) is int or type(v) is float]
+        else:
+            numbers = doc.values()
+        if max(numbers) > LONG_MAX or min(numbers) < LONG_MIN:
+            return False  # fine for a double, not for a long: let the walk decide
+    return True
+
+
+class FieldTypes:
+    """The precompiled type table of one metricset's document."""
+
+    def __init__(self, group: Group) -> None:
+        self.group = group
+        self._level = _level(group)
+
+    def surely_valid(self, doc: dict[str, Any]) -> bool:
+        """True only if every declared value of ``doc`` fits; False means "walk it".
+
+        Cheap because it looks at each object's values in bulk (their types, counted in C)
+        and looks up only the few declared fields that are not numbers: when every string
+        and object is at a declared field that takes one, and there is no boolean or
+        array, every other value is a number, which fits every declared number field.
+        """
+        return _surely_valid(doc, self._level)
+
+
+def annotate(doc: dict[str, Any], invalid: list[InvalidField]) -> None:
+    """Say in the document which fields were left out (replacing any earlier list)."""
+    doc[INVALID_FIELDS] = [f.path for f in invalid]
+
+
+def _group_of(fields: tuple[Field, ...]) -> Group:
+    return {f.name: _group_of(f.fields) if f.type == "group" else f.type for f in fields}
+
+
+@functools.cache
+def metricset_types(metricset: str) -> FieldTypes:
+    """The table of ``sora.<metricset>`` from the packaged fields.yml (built once)."""
+    for field_set in load_fields():
+        for top in field_set.fields:
+            if top.name == "sora" and top.type == "group":
+                for f in top.fields:
+                    if f.name == metricset and f.type == "group":
+                        return FieldTypes(_group_of(f.fields))
+    raise LookupError(f"fields.yml declares no group sora.{metricset}")
+
+
+class InvalidFieldLog:
+    """Logs each invalid field of one host's metricset once for the process lifetime.
+
+    Remembers at most ``limit`` paths (Sora declares a few hundred); past that, one line says
+    further fields are not logged, so a misbehaving Sora cannot grow memory or the log.
+    """
+
+    def __init__(self, address: str, metricset: str, limit: int = 1000) -> None:
+        self.address = address
+        self.metricset = metricset
+        self.limit = limit
+        self._logged: set[str] = set()
+        self._full = False
+
+    def report(self, invalid: Iterable[InvalidField]) -> None:
+        for f in invalid:
+            if f.path in self._logged:
+                continue
+            if len(self._logged) >= self.limit:
+                if not self._full:
+                    self._full = True
+                    log.warning(
+                        "sora %s from %s: more than %d invalid fields, further ones are not logged",
+                        self.metricset,
+                        self.address,
+                        self.limit,
+                    )
+                return
+            self._logged.add(f.path)
+            log.warning(
+                "sora %s from %s: %s is %s, fields.yml declares %s: left out of the events "
+                "(listed in sora.%s.%s; logged once per field)",
+                self.metricset,
+                self.address,
+                f.path,
+                f.found,
+                f.expected,
+                self.metricset,
+                INVALID_FIELDS,
+            )
