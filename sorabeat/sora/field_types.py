@@ -148,58 +148,74 @@ def remove_invalid(doc: dict[str, Any], group: Group, prefix: str = "") -> list[
     return invalid
 
 
-@dataclass(frozen=True)
-class _Level:
-    """One group of the table, arranged for ``surely_valid``."""
-
-    checked: tuple[tuple[str, Callable[[Any], bool]], ...]  # leaves that are not numbers
-    groups: tuple[tuple[str, _Level], ...]
+_NUMBER_KINDS = frozenset({int, float})
+_INT_KIND = {int}
+_CHECK = Callable[[dict[str, Any]], bool]
 
 
-def _level(group: Group) -> _Level:
-    checked = []
-    groups = []
+def _numbers_only(doc: dict[str, Any]) -> bool:
+    """``surely_valid`` of a group that declares only numbers: one look at the values' types,
+    then the long range (a number too big for a long is left to the walk to judge)."""
+    values: Any = doc.values()
+    if not values:
+        return True
+    kinds = set(map(type, values))
+    if kinds == _INT_KIND:  # orjson gives a float below -2**63: only the top can be too big
+        return bool(max(values) <= LONG_MAX)
+    if not kinds <= _NUMBER_KINDS:
+        if type(None) not in kinds or not kinds <= _NUMBER_KINDS | {type(None)}:
+            return False
+        values = [v for v in values if v is not None]
+        if not values:
+            return True
+    return bool(max(values) <= LONG_MAX and min(values) >= LONG_MIN)
+
+
+def _compile(group: Group) -> _CHECK:
+    """The ``surely_valid`` check of one group, specialized to its shape."""
+    checked: list[tuple[str, Callable[[Any], bool]]] = []  # declared leaves that are not numbers
+    groups: list[tuple[str, _CHECK]] = []
     for name, spec in group.items():
         if isinstance(spec, dict):
-            groups.append((name, _level(spec)))
+            groups.append((name, _compile(spec)))
         elif spec not in NUMBER_TYPES:
             checked.append((name, ACCEPTS[spec]))
-    return _Level(tuple(checked), tuple(groups))
+    if not checked and not groups:
+        return _numbers_only
+    declared = frozenset(name for name, _ in (*checked, *groups))
+    accepts_of = dict(checked)
+    check_of = dict(groups)
 
+    def mixed(doc: dict[str, Any]) -> bool:
+        types = list(map(type, doc.values()))
+        if bool in types or list in types:
+            return False
+        strings = objects = 0
+        for name in declared.intersection(doc):
+            value = doc[name]
+            if value is None:
+                continue
+            check = check_of.get(name)
+            if check is not None:
+                if type(value) is not dict or not check(value):
+                    return False
+                objects += 1
+            elif not accepts_of[name](value):
+                return False
+            elif type(value) is str:
+                strings += 1
+            elif type(value) is dict:
+                objects += 1
+        # every string and object is where one may be, so every other value is a number
+        if types.count(str) != strings or types.count(dict) != objects:
+            return False
+        if int in types or float in types:
+            numbers = [v for v in doc.values() if type(v) is int or type(v) is float]
+            if max(numbers) > LONG_MAX or min(numbers) < LONG_MIN:
+                return False  # fine for a double, not for a long: let the walk decide
+        return True
 
-def _surely_valid(doc: dict[str, Any], level: _Level) -> bool:
-    types = list(map(type, doc.values()))
-    if bool in types or list in types:
-        return False
-    strings = objects = 0
-    for name, accepts in level.checked:
-        value = doc.get(name)
-        if value is None:
-            continue
-        if not accepts(value):
-            return False
-        if type(value) is str:
-            strings += 1
-        elif type(value) is dict:
-            objects += 1
-    for name, sub in level.groups:
-        value = doc.get(name)
-        if value is None:
-            continue
-        if type(value) is not dict or not _surely_valid(value, sub):
-            return False
-        objects += 1
-    # every string and object is where one may be, so every other value is a number
-    if types.count(str) != strings or types.count(dict) != objects:
-        return False
-    if int in types or float in types:
-        if strings or objects or type(None) in types:
-            numbers: Any = [v for v in doc.values() if type(v) is int or type(v) is float]
-        else:
-            numbers = doc.values()
-        if max(numbers) > LONG_MAX or min(numbers) < LONG_MIN:
-            return False  # fine for a double, not for a long: let the walk decide
-    return True
+    return mixed
 
 
 class FieldTypes:
@@ -207,17 +223,18 @@ class FieldTypes:
 
     def __init__(self, group: Group) -> None:
         self.group = group
-        self._level = _level(group)
+        self._check = _compile(group)
 
     def surely_valid(self, doc: dict[str, Any]) -> bool:
-        """True only if every declared value of ``doc`` fits; False means "walk it".
+        """True only if every declared value of ``doc`` (as orjson parses it) fits; False
+        means "walk it".
 
         Cheap because it looks at each object's values in bulk (their types, counted in C)
         and looks up only the few declared fields that are not numbers: when every string
         and object is at a declared field that takes one, and there is no boolean or
         array, every other value is a number, which fits every declared number field.
         """
-        return _surely_valid(doc, self._level)
+        return self._check(doc)
 
 
 def annotate(doc: dict[str, Any], invalid: list[InvalidField]) -> None:
