@@ -171,49 +171,79 @@ def _numbers_only(doc: dict[str, Any]) -> bool:
     return bool(max(values) <= LONG_MAX and min(values) >= LONG_MIN)
 
 
+_NONE = type(None)
+# the Python types (as orjson parses JSON) each declared type may take; long and boolean
+# values are checked further: the range, and which strings
+_TYPES_OK: dict[str, frozenset[type]] = {
+    "long": frozenset({int, float, _NONE}),
+    "double": frozenset({int, float, _NONE}),
+    "float": frozenset({int, float, _NONE}),
+    "keyword": frozenset({str, int, float, bool, _NONE}),
+    "text": frozenset({str, int, float, bool, _NONE}),
+    "date": frozenset({str, int, float, _NONE}),
+    "ip": frozenset({str, _NONE}),
+    "boolean": frozenset({bool, str, _NONE}),
+    "object": frozenset({dict, _NONE}),
+}
+_MAX_SHAPES = 16  # per group: Sora sends one or two (fields present or not); more are not kept
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A group's field names with their values' types, known to fit; what is left to check."""
+
+    types: dict[str, type]
+    groups: tuple[tuple[str, _CHECK], ...]  # objects at declared groups: look inside
+    longs: tuple[str, ...]  # numbers at declared longs: the range
+    booleans: tuple[str, ...]  # strings at declared booleans: which
+
+
 def _compile(group: Group) -> _CHECK:
     """The ``surely_valid`` check of one group, specialized to its shape."""
-    checked: list[tuple[str, Callable[[Any], bool]]] = []  # declared leaves that are not numbers
-    groups: list[tuple[str, _CHECK]] = []
-    for name, spec in group.items():
-        if isinstance(spec, dict):
-            groups.append((name, _compile(spec)))
-        elif spec not in NUMBER_TYPES:
-            checked.append((name, ACCEPTS[spec]))
-    if not checked and not groups:
+    subgroups = {n: _compile(spec) for n, spec in group.items() if isinstance(spec, dict)}
+    leaves = {n: spec for n, spec in group.items() if not isinstance(spec, dict)}
+    if not subgroups and all(spec in NUMBER_TYPES for spec in leaves.values()):
         return _numbers_only
-    declared = frozenset(name for name, _ in (*checked, *groups))
-    accepts_of = dict(checked)
-    check_of = dict(groups)
+    shapes: list[_Shape] = []
+
+    def shape_of(types: dict[str, type]) -> _Shape | None:
+        """What is left to check for values of these types; None if some type cannot fit."""
+        groups, longs, booleans = [], [], []
+        for name, kind in types.items():
+            if name in subgroups:
+                if kind is dict:
+                    groups.append((name, subgroups[name]))
+                elif kind is not _NONE:
+                    return None
+            elif name in leaves:
+                spec = leaves[name]
+                if kind not in _TYPES_OK[spec]:
+                    return None
+                if spec == "long" and kind is not _NONE:
+                    longs.append(name)
+                elif spec == "boolean" and kind is str:
+                    booleans.append(name)
+        return _Shape(types, tuple(groups), tuple(longs), tuple(booleans))
 
     def mixed(doc: dict[str, Any]) -> bool:
-        types = list(map(type, doc.values()))
-        if bool in types or list in types:
-            return False
-        strings = objects = 0
-        for name in declared.intersection(doc):
-            value = doc[name]
-            if value is None:
-                continue
-            check = check_of.get(name)
-            if check is not None:
-                if type(value) is not dict or not check(value):
-                    return False
-                objects += 1
-            elif not accepts_of[name](value):
+        types = dict(zip(doc, map(type, doc.values()), strict=True))
+        for shape in shapes:
+            if shape.types == types:
+                break
+        else:
+            found = shape_of(types)
+            if found is None:
                 return False
-            elif type(value) is str:
-                strings += 1
-            elif type(value) is dict:
-                objects += 1
-        # every string and object is where one may be, so every other value is a number
-        if types.count(str) != strings or types.count(dict) != objects:
-            return False
-        if int in types or float in types:
-            numbers = [v for v in doc.values() if type(v) is int or type(v) is float]
-            if max(numbers) > LONG_MAX or min(numbers) < LONG_MIN:
-                return False  # fine for a double, not for a long: let the walk decide
-        return True
+            shape = found
+            if len(shapes) < _MAX_SHAPES:
+                shapes.append(shape)
+        for name, check in shape.groups:
+            if not check(doc[name]):
+                return False
+        for name in shape.longs:
+            if not LONG_MIN <= doc[name] <= LONG_MAX:
+                return False
+        return all(doc[name] in ("true", "false", "") for name in shape.booleans)
 
     return mixed
 
@@ -229,10 +259,10 @@ class FieldTypes:
         """True only if every declared value of ``doc`` (as orjson parses it) fits; False
         means "walk it".
 
-        Cheap because it looks at each object's values in bulk (their types, counted in C)
-        and looks up only the few declared fields that are not numbers: when every string
-        and object is at a declared field that takes one, and there is no boolean or
-        array, every other value is a number, which fits every declared number field.
+        Cheap because it looks at each object's values in bulk: a group of numbers by the
+        set of its values' types and its maximum; any other group by its field names and
+        their values' types, compared in one go with shapes already found to fit (what
+        those cannot say, the range of a long, is checked for the few fields concerned).
         """
         return self._check(doc)
 
