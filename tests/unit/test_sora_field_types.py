@@ -17,6 +17,7 @@ from sorabeat.sora.field_types import (
     INVALID_FIELDS,
     LONG_MAX,
     LONG_MIN,
+    FieldTypes,
     Group,
     InvalidField,
     InvalidFieldLog,
@@ -241,3 +242,53 @@ def test_a_random_corruption_of_one_number_is_caught_and_only_it_left_out(
         parent = parent[name]
     del parent[target[-1]]
     assert doc == expected
+
+
+ANY_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(LONG_MIN, 2**64 - 1),
+    st.sampled_from([LONG_MAX, 2**63, 2**64 - 1, 1e19, -1e19]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["", "true", "false", "x", "12"]),
+    st.just({}),
+    st.just({"total_received": "x"}),
+    st.just([1, 2]),
+    st.just(["a"]),
+)
+
+
+@given(st.lists(st.tuples(st.sampled_from(CONNECTION_LEAVES), ANY_VALUE), max_size=30))
+def test_surely_valid_is_never_wrong(draws: list[tuple[tuple[tuple[str, ...], str], Any]]) -> None:
+    """Whatever the values, a document the cheap check passes has nothing to leave out
+    (the shapes it remembers across examples included)."""
+    values: dict[tuple[str, ...], Any] = {}
+    for (path, _), value in draws:
+        if not any(path[: len(p)] == p for p in values if len(p) < len(path)):
+            values[path] = value
+    doc = orjson.loads(orjson.dumps(nest(values)))
+    if CONNECTIONS.surely_valid(copy.deepcopy(doc)):
+        assert remove_invalid(doc, CONNECTIONS.group) == []
+
+
+SMALL = FieldTypes(
+    {"id": "keyword", "n": "long", "ok": "boolean", "d": "double", "g": {"x": "long"}}
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"n": 2**63}, "n"),
+        ({"n": 1e19}, "n"),
+        ({"ok": "yes"}, "ok"),
+        ({"g": {"x": 2**63}}, "g.x"),
+        ({"g": {"x": "1"}}, "g.x"),
+    ],
+)
+def test_a_remembered_shape_does_not_hide_a_bad_value(change: dict[str, Any], path: str) -> None:
+    good = {"id": "a", "n": 1, "ok": "true", "d": 1e300, "g": {"x": 1}}
+    assert SMALL.surely_valid(copy.deepcopy(good))  # its shape is remembered now
+    bad = {**good, **change}
+    assert not SMALL.surely_valid(copy.deepcopy(bad))
+    assert [f.path for f in remove_invalid(bad, SMALL.group)] == [path]
