@@ -226,6 +226,8 @@ def _compile(group: Group) -> _CHECK:
         return _Shape(types, tuple(groups), tuple(longs), tuple(booleans))
 
     def mixed(doc: dict[str, Any]) -> bool:
+        if not doc:
+            return True
         types = dict(zip(doc, map(type, doc.values()), strict=True))
         for shape in shapes:
             if shape.types == types:
@@ -243,7 +245,9 @@ def _compile(group: Group) -> _CHECK:
         for name in shape.longs:
             if not LONG_MIN <= doc[name] <= LONG_MAX:
                 return False
-        return all(doc[name] in ("true", "false", "") for name in shape.booleans)
+        if shape.booleans:  # rare: no generator in the common case
+            return all(doc[name] in ("true", "false", "") for name in shape.booleans)
+        return True
 
     return mixed
 
