@@ -115,6 +115,7 @@ class DiskSpool:
 
         metrics.add("spool.events.corrupt", recovery.corrupt_events)
         metrics.add("spool.segments.corrupt", recovery.corrupt_segments)
+        metrics.add("spool.segments.repaired", recovery.repaired_headers)
         metrics.add("spool.bytes.truncated", recovery.truncated_bytes)
         self._gauges()
         pending = self.pending()
