@@ -67,6 +67,7 @@ class Recovery:
     corrupt_segments: int = 0
     repaired_headers: int = 0
     truncated_bytes: int = 0
+    set_aside: list[tuple[str, int]] = field(default_factory=list)  # *.corrupt, oldest first
 
     def note(self, level: int, message: str) -> None:
         self.notes.append((level, message))
@@ -201,12 +202,33 @@ def _recover(directory: str, lock_fd: int) -> Recovery:
         fd, path = create_segment(directory, next_seq)
         recovery.write_fd = fd
         recovery.segments.append(RecoveredSegment(next_seq, path, SEGMENT_HEADER_SIZE, next_seq, 0))
+    recovery.set_aside = corrupt_files(directory)
     if state != recovery.position:
         try:
             write_state(directory, recovery.position)
         except OSError as exc:  # e.g. a full disk: saved with the next acknowledgement
             recovery.note(logging.WARNING, f"cannot save the spool position yet: {exc}")
     return recovery
+
+
+def corrupt_files(directory: str) -> list[tuple[str, int]]:
+    """(path, size) of the segments set aside, oldest first: by the sequence number in the
+    name, then by the number a second copy of the same name got."""
+    found: list[tuple[int, int, str, int]] = []
+    for name in os.listdir(directory):
+        stem, suffix, copy = name.partition(CORRUPT_SUFFIX)
+        first = parse_segment_name(stem)
+        numbered = copy == "" or (copy[:1] == "." and copy[1:].isdigit())
+        if not suffix or first is None or not numbered:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            continue
+        found.append((first, int(copy[1:] or 0), path, size))
+    found.sort()
+    return [(path, size) for _, _, path, size in found]
 
 
 def _remove_temp_files(directory: str, notes: list[tuple[int, str]]) -> None:
