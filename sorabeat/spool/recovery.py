@@ -233,13 +233,13 @@ def corrupt_files(directory: str) -> list[tuple[str, int]]:
 
 def _remove_temp_files(directory: str, notes: list[tuple[int, str]]) -> None:
     for name in sorted(os.listdir(directory)):
-        if name == STATE_TEMP or _is_segment_temp(name):
+        if name == STATE_TEMP or is_segment_temp(name):
             path = os.path.join(directory, name)
             os.unlink(path)
             notes.append((logging.INFO, f"removed {path}, left by an interrupted write"))
 
 
-def _is_segment_temp(name: str) -> bool:
+def is_segment_temp(name: str) -> bool:
     stem = name.removesuffix(TEMP_SUFFIX)
     return stem != name and parse_segment_name(stem) is not None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -51,6 +52,13 @@ class SpoolSettings:
         if self.max_size < 2 * self.segment_size:
             out.append(("max_size", "must be at least twice segment_size"))
         return out
+
+
+def spool_directory(spool: SpoolSettings | None, home: str, data: str) -> str:
+    """The spool's directory: ``queue.spool.path`` (relative to path.home), by default
+    ``path.data/spool`` when no ``queue`` is configured."""
+    settings = spool or SpoolSettings(path=os.path.join(data, "spool"))
+    return os.path.join(home, settings.path)
 
 
 @dataclass(frozen=True)
