@@ -31,8 +31,8 @@ class SpoolSettings:
     path: str = setting("${path.data}/spool", doc="Directory of the segment files.")
     max_size: Size = setting(
         1024**3,
-        doc="Most bytes the segment files take; when_full decides past it. Space is freed "
-        "a whole segment at a time.",
+        doc="Most bytes the segment files and set-aside *.corrupt files take; when_full "
+        "decides past it. Space is freed a whole file at a time, set-aside files first.",
     )
     segment_size: Size = setting(64 * 1024**2, doc="Size at which a new segment file starts.")
     flush: SpoolFlushSettings = setting(
