@@ -18,7 +18,7 @@ from sorabeat.sora.hosts import parse_host
 from sorabeat.sora.input import SoraInput
 from sorabeat.spool.base import Spool
 from sorabeat.spool.memory import MemoryQueue
-from sorabeat.spool.settings import SpoolSettings
+from sorabeat.spool.settings import SpoolSettings, spool_directory
 from sorabeat.tls import TLSConfigError, client_context
 
 log = logging.getLogger("sorabeat")
@@ -134,7 +134,7 @@ async def build_spool(loaded: LoadedConfig, metrics: Registry) -> Spool:
     from sorabeat.spool.disk import DiskSpool
 
     spool_settings = queue.spool or SpoolSettings(path=os.path.join(loaded.paths.data, "spool"))
-    directory = os.path.join(loaded.paths.home, spool_settings.path)
+    directory = spool_directory(queue.spool, loaded.paths.home, loaded.paths.data)
     return await DiskSpool.open(directory, spool_settings, metrics)
 
 

@@ -1,5 +1,9 @@
 """GetStatsAllConnections: one event per connection, plus ``channel_client_id``.
 
+Each element's values are checked against fields.yml's types (``field_types``): one that
+Elasticsearch would refuse is left out and listed in ``invalid_fields``; the element's own
+bytes are kept whenever nothing was left out.
+
 A response can list 10,000 connections (tens of MB). ``ConnectionsReader`` takes the body
 chunk by chunk as it arrives, cuts the array at its element boundaries (``}``, ``,``,
 ``{``), parses each element on its own (which validates it) and keeps the element's own
@@ -18,6 +22,16 @@ from typing import Any
 
 import orjson
 
+from sorabeat.sora.field_types import (
+    FieldTypes,
+    InvalidField,
+    annotate,
+    remove_invalid,
+)
+from sorabeat.sora.field_types import (
+    describe as describe,  # re-exported: client.py names wrong shapes with it
+)
+
 Buffer = bytes | bytearray | memoryview
 Document = tuple[str, tuple[Buffer, ...]]  # (identity key, parts whose concatenation is JSON)
 
@@ -29,56 +43,83 @@ class ShapeError(ValueError):
     """The body is not a JSON array of objects; the message says how."""
 
 
-def channel_client_id(connection: dict[str, Any]) -> str:
-    """``channel_id + "/" + client_id``; a missing or non-string part is "" (as the original)."""
-    channel = connection.get("channel_id")
-    client = connection.get("client_id")
-    return (
-        f"{channel if isinstance(channel, str) else ''}/{client if isinstance(client, str) else ''}"
-    )
+def _id_part(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
-def identity(connection: dict[str, Any], channel_client: str) -> str:
-    """What tells connections of one fetch apart: connection_id when Sora gives one."""
-    connection_id = connection.get("connection_id")
-    if isinstance(connection_id, str) and connection_id:
+def channel_client_id(connection: dict[str, Any]) -> str | None:
+    """``channel_id + "/" + client_id``, or None (the field is left out) when either part is
+    missing, null, not a string or empty: "sora/" or "/" names no client."""
+    channel = _id_part(connection.get("channel_id"))
+    client = _id_part(connection.get("client_id"))
+    if channel is None or client is None:
+        return None
+    return f"{channel}/{client}"
+
+
+def identity(connection: dict[str, Any]) -> str:
+    """What tells connections of one fetch apart (it seeds document ids): connection_id when
+    Sora gives one, else channel and client ids joined, a missing part counting as ""."""
+    connection_id = _id_part(connection.get("connection_id"))
+    if connection_id is not None:
         return connection_id
-    return channel_client
+    channel = _id_part(connection.get("channel_id")) or ""
+    client = _id_part(connection.get("client_id")) or ""
+    return f"{channel}/{client}"
 
 
-def describe(value: Any) -> str:
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "a number"
+class InvalidFields:
+    """The invalid fields of one fetch, each path once (the first kind found is kept)."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, InvalidField] = {}
+
+    def add(self, invalid: list[InvalidField]) -> None:
+        for f in invalid:
+            self.found.setdefault(f.path, f)
 
 
-def document(connection: dict[str, Any], element: Buffer) -> Document:
-    """The event document of one connection: its own bytes plus ``channel_client_id``."""
+def document(
+    connection: dict[str, Any],
+    element: Buffer | None,
+    types: FieldTypes | None = None,
+    invalid: InvalidFields | None = None,
+) -> Document:
+    """The event document of one connection: its own bytes (``element``, None when there are
+    none) plus ``channel_client_id``, without the values ``types`` says do not fit."""
+    if types is not None and (element is None or not types.surely_valid(connection)):
+        bad = remove_invalid(connection, types.group)
+        if bad:
+            annotate(connection, bad)
+            if invalid is not None:
+                invalid.add(bad)
+            element = None
     ccid = channel_client_id(connection)
-    key = identity(connection, ccid)
-    if not connection or "channel_client_id" in connection:
-        connection["channel_client_id"] = ccid
+    key = identity(connection)
+    if element is None or not connection or "channel_client_id" in connection:
+        if ccid is None:
+            connection.pop("channel_client_id", None)
+        else:
+            connection["channel_client_id"] = ccid
         return key, (orjson.dumps(connection),)
+    if ccid is None:
+        return key, (element,)
     # one exact-size copy; orjson's output for a short string is a 4 KiB allocation
     body = b"".join((memoryview(element)[:-1], b',"channel_client_id":', orjson.dumps(ccid), b"}"))
     return key, (body,)
 
 
-def documents_from_objects(connections: list[Any]) -> list[Document]:
+def documents_from_objects(
+    connections: list[Any],
+    types: FieldTypes | None = None,
+    invalid: InvalidFields | None = None,
+) -> list[Document]:
     """Documents of an already parsed array, checking that every element is an object."""
     out: list[Document] = []
     for i, connection in enumerate(connections):
         if not isinstance(connection, dict):
             raise ShapeError(f"element {i} is {describe(connection)}, not an object")
-        out.append(document(connection, orjson.dumps(connection)))
+        out.append(document(connection, None, types, invalid))
     return out
 
 
@@ -89,7 +130,9 @@ class InvalidJSONError(ValueError):
 class ConnectionsReader:
     """Sans-IO reader of a GetStatsAllConnections body fed in chunks of any size."""
 
-    def __init__(self) -> None:
+    def __init__(self, types: FieldTypes | None = None) -> None:
+        self.types = types  # None: no type check
+        self.invalid = InvalidFields()
         self._buffer = bytearray()
         self._started = False  # the opening "[" and the first "{" were seen
         self._whole = False  # not the expected shape: keep everything for a full parse
@@ -150,7 +193,7 @@ class ConnectionsReader:
             return
         if not isinstance(value, dict):
             raise ShapeError(f"element {len(self.documents)} is {describe(value)}, not an object")
-        self.documents.append(document(value, element))
+        self.documents.append(document(value, element, self.types, self.invalid))
         self._pending = bytearray()
 
     def finish(self) -> list[Document]:
@@ -163,7 +206,7 @@ class ConnectionsReader:
                 raise InvalidJSONError(str(exc)) from None
             if not isinstance(value, list):
                 raise ShapeError(f"must be a JSON array of objects, got {describe(value)}")
-            return documents_from_objects(value)
+            return documents_from_objects(value, self.types, self.invalid)
         tail = self._buffer.rstrip(_WHITESPACE)
         if tail[-1:] != b"]":
             self._fail(self._pending + tail)

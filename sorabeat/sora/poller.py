@@ -16,6 +16,13 @@ from sorabeat.failure_streak import FailureStreak
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora import client as sora_client
 from sorabeat.sora.connections import ConnectionsReader, Document, InvalidJSONError, ShapeError
+from sorabeat.sora.field_types import (
+    InvalidField,
+    InvalidFieldLog,
+    annotate,
+    metricset_types,
+    remove_invalid,
+)
 from sorabeat.sora.hosts import SoraHost
 from sorabeat.sora.stats import add_aggregates
 from sorabeat.spool.base import EventSink
@@ -70,6 +77,8 @@ class MetricsetPoller:
         self.clock = clock
         # the error event of every failed poll is shipped; the log says it once a minute
         self.failures = FailureStreak(f"sora {metricset} from {host.address}")
+        self.types = metricset_types(metricset)
+        self.invalid_log = InvalidFieldLog(host.address, metricset)
 
     async def poll_once(self) -> list[bytes]:
         """Fetch once and return the encoded events (one error event if the fetch failed)."""
@@ -117,12 +126,18 @@ class MetricsetPoller:
                     self.host.address,
                     skipped,
                 )
+            invalid = remove_invalid(report, self.types.group)
+            if invalid:
+                annotate(report, invalid)
+                self._report_invalid(invalid)
             return [("", (orjson.dumps(report),))]
-        reader = ConnectionsReader()
+        reader = ConnectionsReader(self.types)
         await self._get(reader)
         url = self.host.url
         try:
-            return reader.finish()
+            documents = reader.finish()
+            self._report_invalid(list(reader.invalid.found.values()))
+            return documents
         except ShapeError as exc:
             raise sora_client.FetchError(
                 f"unexpected response from {url}: GetStatsAllConnections {exc}"
@@ -131,6 +146,12 @@ class MetricsetPoller:
             raise sora_client.FetchError(
                 f"invalid JSON from {url} ({exc}): {sora_client.snippet(reader.head)}"
             ) from None
+
+    def _report_invalid(self, invalid: list[InvalidField]) -> None:
+        """Count the fields left out of this fetch's events; log each new one once."""
+        if invalid:
+            self.metrics.add("sora.values.invalid", len(invalid), host=self.host.address)
+            self.invalid_log.report(invalid)
 
     async def _get(self, body: sora_client.BodySink) -> None:
         await sora_client.fetch(

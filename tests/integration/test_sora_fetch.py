@@ -4,6 +4,7 @@ whose message names the cause, and the poller keeps going."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -202,3 +203,38 @@ async def test_timeout_and_refused(serve: Any) -> None:
     async with http:
         (raw,) = await poller.poll_once()
     assert "cannot connect to http://127.0.0.1" in orjson.loads(raw)["error"]["message"]
+
+
+@pytest.mark.parametrize("metricset", ["stats", "connections"])
+async def test_values_that_do_not_fit_are_left_out_listed_counted_and_logged_once(
+    serve: Any, metricset: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    if metricset == "stats":
+        body = orjson.dumps({"total_ongoing_connections": "4", "total_failed_connections": 2})
+        path, kept = "total_ongoing_connections", {"total_failed_connections": 2}
+    else:
+        bad = {
+            "channel_id": "c",
+            "client_id": "k",
+            "rtp": {"total_received": True, "total_sent": 3},
+        }
+        body = orjson.dumps([bad, bad])
+        path, kept = "rtp.total_received", {"channel_id": "c", "rtp": {"total_sent": 3}}
+    server = await serve(fixed(http_response(200, body)))
+    assert server._server is not None
+    port = server._server.sockets[0].getsockname()[1]
+    poller, http, metrics = await poller_for(port, metricset)
+    with caplog.at_level(logging.WARNING, logger="sorabeat.sora"):
+        for _ in range(3):
+            events = [orjson.loads(e) for e in await poller.poll_once()]
+    await http.aclose()
+    for event in events:
+        doc = event["sora"][metricset]
+        assert doc.items() >= kept.items()
+        assert doc["invalid_fields"] == [path]
+        assert "error" not in event
+    assert metrics.total("sora.polls.ok") == 3
+    assert metrics.total("sora.values.invalid") == 3  # per fetch, each field once
+    lines = [r.getMessage() for r in caplog.records if path in r.getMessage()]
+    assert len(lines) == 1
+    assert f"127.0.0.1:{port}" in lines[0] and metricset in lines[0]

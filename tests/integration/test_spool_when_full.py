@@ -11,6 +11,7 @@ import pytest
 
 from sorabeat.monitoring.registry import Registry
 from sorabeat.spool.disk import DiskSpool
+from sorabeat.spool.segment import segment_name
 from sorabeat.spool.settings import WhenFull
 from tests.spool_support import WAIT, event, get, read_backlog, segment_bytes, tiny
 
@@ -163,4 +164,29 @@ async def test_concurrent_appends_stay_within_max_size(tmp_path: Path, when_full
     assert metrics.counter("spool.events.dropped", reason="full") + len(kept) == 120
     everything = [e for b in batches(30) for e in b]
     assert kept == [e for e in everything if e in set(kept)]  # in append order
+    await spool.close()
+
+
+@pytest.mark.parametrize("when_full", ["drop_oldest", "drop_newest", "block"])
+async def test_set_aside_files_count_toward_max_size_and_go_first(
+    tmp_path: Path, when_full: WhenFull, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    older = directory / (segment_name(5) + ".corrupt")
+    newer = directory / (segment_name(5) + ".corrupt.1")
+    older.write_bytes(b"x" * 1800)
+    newer.write_bytes(b"y" * 1800)
+    spool, metrics = await open_full(str(directory), when_full)
+    assert metrics.gauge("spool.bytes") == segment_bytes(str(directory)) + 3600
+    await asyncio.wait_for(spool.append(batches(1)[0]), WAIT)
+    assert not older.exists() and newer.exists()  # only as much room as needed, oldest first
+    for batch in batches(8)[1:]:
+        await asyncio.wait_for(spool.append(batch), WAIT)
+        if not newer.exists():
+            break
+    assert not newer.exists()
+    assert metrics.counter("spool.corrupt.deleted") == 2
+    assert metrics.total("spool.events.dropped") == 0  # they went before any event
+    assert any(str(older) in r.getMessage() for r in caplog.records)
     await spool.close()

@@ -27,20 +27,48 @@ TEXT = st.text(alphabet=st.characters(blacklist_categories=["Cs"]))
     ("conn", "expected"),
     [
         ({"channel_id": "sora", "client_id": "c1"}, "sora/c1"),
-        ({"channel_id": "sora"}, "sora/"),
-        ({"client_id": "c1"}, "/c1"),
-        ({}, "/"),
-        ({"channel_id": 5, "client_id": None}, "/"),
+        ({"channel_id": "sora"}, None),
+        ({"client_id": "c1"}, None),
+        ({}, None),
+        ({"channel_id": "sora", "client_id": None}, None),
+        ({"channel_id": None, "client_id": "c1"}, None),
+        ({"channel_id": "sora", "client_id": ""}, None),
+        ({"channel_id": "", "client_id": "c1"}, None),
+        ({"channel_id": 5, "client_id": "c1"}, None),
+        ({"channel_id": "sora", "client_id": ["c1"]}, None),
     ],
 )
-def test_channel_client_id(conn: dict[str, Any], expected: str) -> None:
+def test_channel_client_id_only_when_both_parts_are_non_empty_strings(
+    conn: dict[str, Any], expected: str | None
+) -> None:
     assert channel_client_id(conn) == expected
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"channel_id":"sora","client_id":null,"rtp":{"total_received":1}}]',
+        b'[{"channel_id":"sora","rtp":{"total_received":1}}]',
+        b'[{"client_id":"c1"}]',
+        b'[{"channel_id":"","client_id":"c1"}]',
+        b'[{"channel_id":"sora","client_id":null,"channel_client_id":"from-sora"}]',
+    ],
+)
+def test_channel_client_id_is_left_out_when_a_part_is_missing(body: bytes) -> None:
+    for cut in range(len(body) + 1):
+        ((_, doc),) = read(body, [cut])
+        assert "channel_client_id" not in doc
+        assert (
+            doc.items()
+            >= {k: v for k, v in orjson.loads(body)[0].items() if k != "channel_client_id"}.items()
+        )
+
+
 def test_identity_prefers_connection_id() -> None:
-    assert identity({"connection_id": "X"}, "a/b") == "X"
-    assert identity({"connection_id": ""}, "a/b") == "a/b"
-    assert identity({}, "a/b") == "a/b"
+    assert identity({"connection_id": "X", "channel_id": "a", "client_id": "b"}) == "X"
+    assert identity({"connection_id": "", "channel_id": "a", "client_id": "b"}) == "a/b"
+    assert identity({"channel_id": "a", "client_id": None}) == "a/"
+    assert identity({}) == "/"
 
 
 def decoded(docs: list[Document]) -> list[tuple[str, Any]]:
@@ -66,7 +94,10 @@ def read(body: bytes, cuts: list[int] | None = None) -> list[tuple[str, Any]]:
 def test_channel_client_id_joins_any_strings(channel: str, client: str) -> None:
     body = orjson.dumps([{"channel_id": channel, "client_id": client}])
     ((_, doc),) = read(body)
-    assert doc["channel_client_id"] == f"{channel}/{client}"
+    if channel and client:
+        assert doc["channel_client_id"] == f"{channel}/{client}"
+    else:
+        assert "channel_client_id" not in doc
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ import orjson
 
 from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
 from sorabeat.sora.connections import ConnectionsReader
+from sorabeat.sora.field_types import metricset_types
 from sorabeat.sora.simulator import SoraSimulator
 
 AGENT = AgentInfo(name="bench", hostname="bench", id="id", ephemeral_id="eid", version="0.0.0")
@@ -39,8 +40,8 @@ def encoder() -> MetricsetEncoder:
 
 
 def build_events(body: bytes) -> list[bytes]:
-    """What the poller does with a GetStatsAllConnections body."""
-    reader = ConnectionsReader()
+    """What the poller does with a GetStatsAllConnections body (types checked too)."""
+    reader = ConnectionsReader(metricset_types("connections"))
     for start in range(0, len(body), 65536):  # as it arrives from the socket
         reader.feed(body[start : start + 65536])
     return encoder().encode(0, 1, reader.finish())
