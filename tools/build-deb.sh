@@ -41,6 +41,16 @@ install -m 0644 conf/packaging/deb/lintian-overrides "$stage/usr/share/lintian/o
 } | gzip -9n >"$stage/usr/share/doc/sorabeat/changelog.gz"
 chmod 0644 "$stage/usr/share/doc/sorabeat/"*
 
+# the shared objects' needs: the C library (at the newest symbol version they use) and libgcc_s
+glibc=$(find "$stage/usr/lib/sorabeat" -name '*.so' -exec objdump -T {} + \
+    | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -Vu | tail -n 1)
+[ -n "$glibc" ] || fail "no glibc symbol version found in the shared objects"
+depends="python3.11, adduser, libc6 (>= $glibc)"
+needed=$(find "$stage/usr/lib/sorabeat" -name '*.so' -exec objdump -p {} + | grep NEEDED)
+if grep -q 'libgcc_s' <<<"$needed"; then
+    depends="$depends, libgcc-s1"
+fi
+
 mkdir -p "$stage/DEBIAN"
 (cd "$stage" && find etc -type f | sed 's#^#/#' | LC_ALL=C sort) >"$stage/DEBIAN/conffiles"
 installed_size=$(du -sk --apparent-size --exclude=DEBIAN "$stage" | cut -f1)
@@ -50,7 +60,7 @@ Version: $version
 Architecture: $arch
 Maintainer: sorabeat maintainers <sorabeat@example.org>
 Installed-Size: $installed_size
-Depends: python3.11, adduser
+Depends: $depends
 Section: admin
 Priority: optional
 Description: ships Sora (WebRTC SFU) statistics to Logstash or Elasticsearch

@@ -37,6 +37,7 @@ rpmbuild -bb --quiet \
     --define "sb_version $version" \
     --define "sb_release $release" \
     --define "sb_arch $arch" \
+    --define "sb_changelog_date $(date -u -d "@$SOURCE_DATE_EPOCH" '+%a %b %d %Y')" \
     --define "sb_stage $stage" \
     --define "use_source_date_epoch_as_buildtime 1" \
     --define "clamp_mtime_to_source_date_epoch 1" \

@@ -62,6 +62,7 @@ done
 rm -rf "$lib/bin"
 find "$lib" -name direct_url.json -delete
 for record in "$lib"/*.dist-info/RECORD; do sed -i '/direct_url\.json,/d' "$record"; done
+rm -f "$lib"/yaml/_yaml.*.so  # unused C accelerator (sorabeat uses yaml.SafeLoader), as in the .deb
 find "$lib" -type f -name '*.so*' -exec strip --strip-unneeded \
     --remove-section=.comment --remove-section=.note {} +
 install -m 0644 conf/packaging/tarball/__main__.py "$lib/__main__.py"

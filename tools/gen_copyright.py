@@ -27,6 +27,7 @@ CLASSIFIER_NAMES = {
 }
 # SPDX identifiers DEP-5 spells otherwise
 SPDX_TO_DEP5 = {"MIT": "Expat", "BSD-3-Clause": "BSD-3-clause", "BSD-2-Clause": "BSD-2-clause"}
+APACHE_2_TERMS = "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION"
 COMMON_LICENSES = {"Apache-2.0": "/usr/share/common-licenses/Apache-2.0"}
 
 
@@ -76,7 +77,8 @@ def licence_texts(dist: Distribution) -> list[str]:
         name = file.name.upper()
         if ".dist-info" in str(file) and name.startswith(("LICENSE", "LICENCE", "COPYING")):
             texts.append(file.read_text().strip() if file.locate().is_file() else "")
-    return [t for t in texts if t]
+    # the Apache 2.0 text itself is referred to, not copied (as Debian's copyright files do)
+    return [t for t in texts if t and APACHE_2_TERMS not in t]
 
 
 def indented(text: str) -> list[str]:
@@ -122,6 +124,8 @@ def render(site: Path, installed: str) -> str:
             raise SystemExit(f"gen_copyright.py: {name}: ships no licence text")
         lines.append(f"License: {licence}")
         lines += indented("\n\n".join(texts))
+        if "Apache-2.0" in licence:
+            lines += [" .", " The Apache-2.0 text is in the License: Apache-2.0 paragraph below."]
     for licence in sorted(paragraphs):
         lines += ["", f"License: {licence}"]
         lines.append(f" On Debian systems, the full text of the {licence} licence is in")

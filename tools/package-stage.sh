@@ -1,6 +1,6 @@
 # Sourced by build-deb.sh and build-rpm.sh: stage_root STAGE WHEEL UNIT_DIR lays out the files the
 # .deb and the .rpm share, as installed: a virtualenv of /usr/bin/python3.11 at /usr/share/sorabeat
-# (the program is /usr/share/sorabeat/bin/sorabeat, as metricbeat's is /usr/share/metricbeat/bin/
+# (a link to /usr/lib/sorabeat; the program is /usr/share/sorabeat/bin/sorabeat, as metricbeat's is /usr/share/metricbeat/bin/
 # metricbeat) with sorabeat installed from the wheel, a /usr/bin/sorabeat wrapper that passes the
 # package's paths, the configuration in /etc/sorabeat, the systemd unit in UNIT_DIR, the manual page.
 #
@@ -41,6 +41,9 @@ stage_root() {
     find "$venv/bin" -type f ! -name sorabeat -delete
     rmdir "$venv"/include/python* "$venv/include"
     find "$venv" -name __pycache__ -type d -prune -exec rm -rf {} +
+    # sorabeat parses YAML with yaml.SafeLoader (pure Python) only; PyYAML's unused C accelerator
+    # embeds its own copy of libyaml (Debian's embedded-library error)
+    rm -f "$venv"/lib/python*/site-packages/yaml/_yaml.*.so
     find "$venv" -type f -name '*.so*' -exec strip --strip-unneeded \
         --remove-section=.comment --remove-section=.note {} +
 
@@ -66,13 +69,19 @@ EOF
 
     # the venv's one way out, as a relative link (the staged venv is no longer run from here on)
     ln -sfn ../../../bin/python3.11 "$venv/bin/python3.11"
+    # Architecture-dependent files stay out of /usr/share (Debian's and Fedora's rule alike): the
+    # venv lives in /usr/lib/sorabeat, and /usr/share/sorabeat, the path of metricbeat's layout
+    # that the unit, the wrapper and the venv's own files name, is a link to it.
+    mkdir -p "$stage/usr/lib"
+    mv "$venv" "$stage/usr/lib/sorabeat"
+    ln -s ../lib/sorabeat "$venv"
     # fixed modes: what umask and the wheels' own bits gave must not reach the package
     find "$stage" -type d -exec chmod 0755 {} +
     find "$stage" -type f -exec chmod 0644 {} +
-    find "$venv/bin" "$stage/usr/bin" -type f -exec chmod 0755 {} +
+    find "$stage/usr/lib/sorabeat/bin" "$stage/usr/bin" -type f -exec chmod 0755 {} +
 }
 
 site_packages_of() {
-    local dirs=("$1"/usr/share/sorabeat/lib/python*/site-packages)
+    local dirs=("$1"/usr/lib/sorabeat/lib/python*/site-packages)
     echo "${dirs[0]}"
 }
