@@ -27,6 +27,8 @@ dpkg -i "$deb"
 
 step "checking the installation"
 sorabeat version | grep -q '^sorabeat version ' || fail "sorabeat version"
+TIMEFORMAT="ci-deb.sh: start-up of the installed sorabeat version: %Rs"
+time sorabeat version >/dev/null
 sorabeat test config -c /etc/sorabeat/sorabeat.yml
 getent passwd sorabeat >/dev/null || fail "no sorabeat user"
 [ "$(getent passwd sorabeat | cut -d: -f7)" = /usr/sbin/nologin ] || fail "sorabeat user has a shell"

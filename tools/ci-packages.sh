@@ -59,9 +59,11 @@ run_tarball() {
             [ -e "$top/$f" ] || fail "the tar.gz lacks $top/$f"
         done
         cd "$top"
-        export SHELL=/bin/sh PIP_NO_INDEX=1 HOME="$dir/home"
+        export HOME="$dir/home"
         ./sorabeat version | grep -q '^sorabeat version ' || fail "tar.gz: sorabeat version"
         ./sorabeat test config
+        TIMEFORMAT="ci-packages.sh: start-up of the tar.gz's ./sorabeat version: %Rs"
+        time ./sorabeat version >/dev/null
         ./sorabeat demo --duration 5 >"$dir/demo.log" 2>&1 || { cat "$dir/demo.log" >&2; fail "tar.gz: demo"; }
         tail -n 3 "$dir/demo.log"
         # from elsewhere, too: path.home is the unpacked folder, not the cwd

@@ -81,6 +81,8 @@ in_root getent passwd sorabeat >/dev/null || fail "%pre made no sorabeat user"
 [ -n "$(find "$root/usr/lib/sorabeat" -name '*.pyc' -print -quit)" ] || fail "%post compiled no bytecode"
 in_root /usr/bin/sorabeat version | grep -q '^sorabeat version ' || fail "sorabeat version in the root"
 in_root /usr/bin/sorabeat test config
+TIMEFORMAT="ci-rpm.sh: start-up of the installed sorabeat version: %Rs"
+time in_root /usr/bin/sorabeat version >/dev/null
 rpmroot -V --nodeps sorabeat || fail "rpm -V finds the installation changed"
 
 step "upgrading (the same package again: %pre, %post, then the old one's %preun/%postun with \$1=1)"

@@ -91,7 +91,7 @@ def top_level(dist: Distribution) -> list[str]:
         first = file.parts[0]
         if first.endswith(".dist-info") or first in ("..", "bin") or first == "__pycache__":
             continue
-        names.add(first if len(file.parts) > 1 else first)
+        names.add(first)
     return sorted(names)
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sorabeat import __version__  # noqa: E402
-from sorabeat.cli import build_parser  # noqa: E402
+from sorabeat import __version__
+from sorabeat.cli import build_parser
 
 SEE_ALSO = "/etc/sorabeat/sorabeat.reference.yml (every setting, with its default and meaning)"
 
@@ -71,9 +71,7 @@ def _options(actions: list[argparse.Action], skip: set[str]) -> Iterator[str]:
         yield roff(help_text)
 
 
-def _commands(
-    parser: argparse.ArgumentParser, path: list[str], skip: set[str]
-) -> Iterator[str]:
+def _commands(parser: argparse.ArgumentParser, path: list[str], skip: set[str]) -> Iterator[str]:
     for name, help_text, sub in _subcommands(parser):
         words = [*path, name]
         positionals = [
