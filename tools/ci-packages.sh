@@ -13,10 +13,11 @@ cd "$(dirname "$0")/.."
 fail() { echo "ci-packages.sh: FAILED: $*" >&2; exit 1; }
 step() { echo "ci-packages.sh: $*"; }
 started=$SECONDS
-timed() {  # timed NAME COMMAND...: run it, and say how long it took
-    local t0=$SECONDS
+timed() {  # timed LABEL COMMAND...: run it, and say how long it took
+    local t0=$SECONDS label=$1
+    shift
     "$@"
-    step "$1 ... took $((SECONDS - t0))s"
+    step "$label: took $((SECONDS - t0))s"
 }
 [ "$(id -u)" = 0 ] || fail "must run as root (dpkg -i, rpm --root)"
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
@@ -27,7 +28,7 @@ trap 'rm -rf "$out1" "$out2"' EXIT
 
 build() { OUT_DIR=$1 tools/build-packages.sh >"$1/paths" 2>"$1/build.log" \
     || { cat "$1/build.log" >&2; fail "build-packages.sh"; }; }
-timed build "$out1"
+timed "build (1st)" build "$out1"
 mapfile -t paths <"$out1/paths"
 [ "${#paths[@]}" = 5 ] || fail "build-packages.sh printed ${#paths[@]} paths, not 5: ${paths[*]}"
 for p in "${paths[@]}"; do [ -f "$p" ] || fail "no $p"; done
@@ -38,13 +39,14 @@ ls -l "${paths[@]}"
 
 lint_deb() {
     local report
-    report=$(lintian --fail-on error,warning "$deb" 2>&1) || { echo "$report" >&2; fail "lintian"; }
-    lintian --info "$deb" 2>&1 | grep -v '^N:' | sed 's/^/  /' || true
+    report=$(lintian --info --fail-on error,warning "$deb" 2>&1) \
+        || { echo "$report" >&2; fail "lintian"; }
+    grep '^[EWI]:' <<<"$report" | cut -d' ' -f2-3 | sort | uniq -c | sed 's/^/  lintian: /'
     step "lintian: no error, no warning (overrides: conf/packaging/deb/lintian-overrides)"
 }
-timed lint_deb
-timed bash tools/ci-deb.sh "$deb"
-timed bash tools/ci-rpm.sh "$rpm"
+timed "lintian on the .deb" lint_deb
+timed "the .deb installed, used, upgraded, purged" bash tools/ci-deb.sh "$deb"
+timed "the .rpm read, linted, installed, upgraded, erased" bash tools/ci-rpm.sh "$rpm"
 
 run_tarball() {
     local dir
@@ -71,9 +73,9 @@ run_tarball() {
     )
     rm -rf "$dir"
 }
-timed run_tarball
+timed "the tar.gz run where unpacked" run_tarball
 
-timed build "$out2"
+timed "build (2nd, for the reproducibility check)" build "$out2"
 for f in "$deb" "$tarball"; do
     cmp "$f" "$out2/$(basename "$f")" || fail "$(basename "$f") differs between two builds"
 done
