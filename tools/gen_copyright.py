@@ -31,14 +31,24 @@ APACHE_2_TERMS = "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION"
 COMMON_LICENSES = {"Apache-2.0": "/usr/share/common-licenses/Apache-2.0"}
 
 
-def dep5_expression(spdx: str) -> str:
-    words = []
-    for word in spdx.replace("(", " ").replace(")", " ").split():
-        if word in ("OR", "AND"):
-            words.append(word.lower())
-        else:
-            words.append(SPDX_TO_DEP5.get(word, word))
+def _dep5_names(spdx: str) -> str:
+    words = [w.lower() if w in ("OR", "AND") else SPDX_TO_DEP5.get(w, w) for w in spdx.split()]
     return " ".join(words)
+
+
+def dep5_expression(spdx: str) -> str:
+    """SPDX to DEP-5: names as Debian spells them, lower-case operators, and, since DEP-5 has no
+    parentheses, "A AND (B OR C)" as "B or C, and A" (a comma ends what "or" binds)."""
+    groups = re.findall(r"\(([^()]*)\)", spdx)
+    rest = re.sub(r"\([^()]*\)", " ", spdx)
+    rest = re.sub(r"\bAND\b(\s+\bAND\b)*", "AND", " ".join(rest.split()))
+    rest = " ".join(rest.strip().removeprefix("AND").removesuffix("AND").split())
+    if not groups:
+        return _dep5_names(spdx)
+    if "(" in rest or ")" in rest or " OR " in f" {rest} ":
+        raise SystemExit(f"gen_copyright.py: cannot write {spdx!r} in DEP-5")
+    parts = [_dep5_names(g) for g in groups] + ([_dep5_names(rest)] if rest else [])
+    return ", and ".join(parts)
 
 
 def licence_of(dist: Distribution) -> str:
