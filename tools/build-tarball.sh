@@ -61,7 +61,7 @@ for pyver in ${pythons#"$first"}; do
 done
 rm -rf "$lib/bin"
 find "$lib" -name direct_url.json -delete
-for record in "$lib"/*.dist-info/RECORD; do sed -i '/direct_url\.json,/d' "$record"; done
+for record in "$lib"/*.dist-info/RECORD; do sed -i '/direct_url\.json,/d; \#^\.\./\.\./\.\./bin/#d; \#^bin/#d' "$record"; done
 rm -f "$lib"/yaml/_yaml.*.so  # unused C accelerator (sorabeat uses yaml.SafeLoader), as in the .deb
 find "$lib" -type f -name '*.so*' -exec strip --strip-unneeded \
     --remove-section=.comment --remove-section=.note {} +

@@ -32,6 +32,9 @@ stage_root() {
             sed -i '/direct_url\.json,/d' "$dist_info/RECORD"
         fi
     done
+    # the scripts' hashes in RECORD are of their text naming the staging path (and all but
+    # bin/sorabeat go below): drop those lines, as the staging path would make every build differ
+    sed -i '\#^\.\./\.\./\.\./bin/#d' "$venv"/lib/python*/site-packages/*.dist-info/RECORD
     # The venv was made in the staging directory: make every path in it the installed one.
     grep -rlI --null -F "$stage" "$venv" | xargs -0 -r sed -i "s#$stage##g"
     if grep -rlI -F "$stage" "$venv"; then echo "staging path left in the files above" >&2; return 1; fi
