@@ -268,6 +268,9 @@ class Campaign:
         self.read_upto: dict[int, int] = {}  # receiver incarnation -> lines reconciled
         self.pending_spooled: dict[tuple[str, str, str], int] = {}
         self.counts: dict[str, int] = Counter()
+        self.delivered: dict[tuple[str, str, str], set[str]] = {}
+        self.served: dict[str, Any] = {}  # the simulator's counts for the round
+        self.settle_timeout = 60.0  # how long spooled events may take to reach the receiver
 
     # processes
 
@@ -522,7 +525,7 @@ class Campaign:
             return take() or unreceived() <= figures.dropped
 
         with contextlib.suppress(HangError):
-            wait_for(settled, 60, "every spooled event at the receiver")
+            wait_for(settled, self.settle_timeout, "every spooled event at the receiver")
         for poll, keys in received.items():
             self.delivered.setdefault(poll, set()).update(keys)
         missing = unreceived()
@@ -545,10 +548,7 @@ class Campaign:
         if unexplained:
             figures.notes.append(f"{unexplained} served events neither spooled nor explained")
 
-    delivered: dict[tuple[str, str, str], set[str]]
-
     def run(self, rounds: int) -> int:
-        self.delivered = {}
         reason = mount_tmpfs(self.data)
         if reason is None:
             self.mounted = True
