@@ -15,13 +15,14 @@ Figures, per round and in total:
               spooled beyond what the SIGKILLs/stops/timeouts of the round explain. Must be 0.
   dropped     events sorabeat logged as dropped (spool full, disk full)
   unspooled   ok answers never spooled; each explained by a poll cut short by a kill,
-              a stop or a client timeout
-  duplicates  events received more than once; `unexplained` counts those whose two copies
+              a stop or a client timeout (the rest count as lost)
+  duplicates  events received more than once; unexplained_duplicates: those whose copies
               are not separated by a resend-causing fault (kill, receiver restart, drop)
   disorder    per host and metricset, poll @timestamps (first copies, in arrival order)
               that go backwards. Must be 0.
 Exit 1 when lost or disorder is not 0 (or on a hang, which is reported as such); 2 on
-bad arguments. Replay a run with the same ``--seed``.
+bad arguments. The same ``--seed`` replays the same faults in the same order at the same
+moments of each round (what the processes do meanwhile still depends on timing).
 
 This tool drives the real CLI in subprocesses (each in its own process group, all killed
 at the end, even on error); it must not import tests/.
@@ -604,13 +605,17 @@ def workspace(keep: str | None) -> Iterator[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=10, help="rounds of faults (default 10)")
     parser.add_argument("--seed", type=int, default=None, help="replay a campaign")
     parser.add_argument("--keep", metavar="DIR", help="keep logs and received events in DIR")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.keep and Path(args.keep).exists() and any(Path(args.keep).iterdir()):
+        parser.error(f"--keep {args.keep}: not empty (a campaign would mix with older events)")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     print(f"chaos: seed {seed} (replay with --seed {seed})", flush=True)
     began = time.monotonic()
