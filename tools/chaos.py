@@ -62,6 +62,7 @@ FS_SIZE = 8 * 1024 * 1024
 FAULT_KINDS = ("kill-sorabeat", "kill-receiver", "receiver-misbehaves", "sora-fault", "disk-full")
 SORA_FAULTS = ("500", "invalid-json", "truncated", "slow")
 METRICSETS = ("stats", "connections")
+CLIENT_TIMEOUT = "no complete response from"  # sorabeat's error when a poll times out
 # a slight ack delay keeps windows in flight, so kills often land on one
 STEADY = ("--ack-delay", "0.05")
 
@@ -491,7 +492,7 @@ class Campaign:
                 stamp = event["@timestamp"]
                 if "error" in event:
                     key = "error"
-                    if "timed out" in str(event["error"]) or "timeout" in str(event["error"]):
+                    if CLIENT_TIMEOUT in str(event["error"]):
                         timeouts += 1
                 else:
                     key = event.get("sora", {}).get("connections", {}).get("connection_id", "")

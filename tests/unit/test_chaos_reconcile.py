@@ -137,3 +137,12 @@ def test_a_duplicate_is_explained_only_by_a_fault_between_its_copies(
     f = reconcile(c)
     assert (f.duplicates, f.unexplained_duplicates) == (1, 0 if explained else 1)
     assert (f.lost, f.disorder) == (0, 0)
+
+
+@pytest.mark.parametrize("message", ["no complete response from http://x/ within 1.5s", "boom"])
+def test_an_ok_answer_the_client_timed_out_on_is_explained(tmp_path: Path, message: str) -> None:
+    failed = {**stats(T2), "error": {"message": message}}
+    c = campaign(tmp_path, spooled(T1) + spooled(T2), [stats(T1), failed], ok=2)
+    f = reconcile(c)
+    assert f.unspooled == 1
+    assert f.lost == (0 if message.startswith("no complete") else 1)
