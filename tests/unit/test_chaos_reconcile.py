@@ -146,3 +146,23 @@ def test_an_ok_answer_the_client_timed_out_on_is_explained(tmp_path: Path, messa
     f = reconcile(c)
     assert f.unspooled == 1
     assert f.lost == (0 if message.startswith("no complete") else 1)
+
+
+@pytest.mark.parametrize("killed", [False, True])
+def test_a_drop_a_killed_run_had_no_time_to_log_is_counted_apart(
+    tmp_path: Path, killed: bool
+) -> None:
+    c = campaign(tmp_path, spooled(T1) + spooled(T2) + spooled(T3), [stats(T1)], ok=3)
+    c.full_windows.append((T2, T3))  # the disk was full when T2 and T3 were appended
+    if killed:
+        c.killed.add(0)
+    f = reconcile(c)
+    assert (f.unlogged_drops, f.lost) == ((2, 0) if killed else (0, 2))
+
+
+def test_unlogged_drops_stay_inside_the_full_disk_window(tmp_path: Path) -> None:
+    c = campaign(tmp_path, spooled(T1) + spooled(T2) + spooled(T3), [stats(T3)], ok=3)
+    c.full_windows.append((T2, T3))
+    c.killed.add(0)
+    f = reconcile(c)
+    assert (f.unlogged_drops, f.lost) == (1, 1)  # T1 was spooled before the disk filled
