@@ -364,7 +364,7 @@ class Campaign:
 
     # faults
 
-    def kill_beat(self, figures: RoundFigures) -> None:
+    def kill_beat(self) -> None:
         before = self.position()
         self.beat.kill()
         self.killed.add(len(self.beats) - 1)
@@ -373,21 +373,21 @@ class Campaign:
         self.markers.append(Marker("sorabeat SIGKILL", before, self.position()))
         self.start_beat()
 
-    def kill_receiver(self, figures: RoundFigures, *switches: str) -> None:
+    def kill_receiver(self, *switches: str) -> None:
         before = self.position()
         self.receiver.kill()
         time.sleep(self.rng.uniform(0.0, 1.0))
         self.start_receiver(*(switches or STEADY))
         self.markers.append(Marker("receiver restart", before, self.position()))
 
-    def misbehave(self, figures: RoundFigures) -> list[str]:
+    def misbehave(self) -> list[str]:
         switches = [
             "--partial-ack-every", str(self.rng.randint(1, 5)),
             "--drop-after-events", str(self.rng.randint(5, 40)),
             "--drop-connections", str(self.rng.choice([0, 1, 2])),
             "--ack-delay", f"{self.rng.uniform(0, 0.3):.2f}",
         ]  # fmt: skip
-        self.kill_receiver(figures, *switches)
+        self.kill_receiver(*switches)
         # every event of this incarnation may be resent after one of its dropped connections
         self.markers[-1].after = (len(self.receivers), 0)
         return switches
@@ -400,7 +400,7 @@ class Campaign:
 
     # one round
 
-    def play_round(self, number: int, address: tuple[str, int]) -> RoundFigures:
+    def play_round(self, address: tuple[str, int]) -> RoundFigures:
         figures = RoundFigures()
         kinds = [k for k in FAULT_KINDS if k != "disk-full" or self.mounted]
         chosen = self.rng.sample(kinds, self.rng.randint(1, 2))
@@ -410,13 +410,13 @@ class Campaign:
         for moment, kind in moments:
             time.sleep(max(0.0, begun + moment - time.monotonic()))
             if kind == "kill-sorabeat":
-                self.kill_beat(figures)
+                self.kill_beat()
                 figures.faults.append(kind)
             elif kind == "kill-receiver":
-                self.kill_receiver(figures)
+                self.kill_receiver()
                 figures.faults.append(kind)
             elif kind == "receiver-misbehaves":
-                switches = self.misbehave(figures)
+                switches = self.misbehave()
                 misbehaving = True
                 figures.faults.append(f"{kind}({' '.join(switches)})")
             elif kind == "sora-fault":
@@ -437,7 +437,7 @@ class Campaign:
             self.receiver.stop(15)
             self.start_receiver(*STEADY)
             self.markers.append(Marker("receiver restart", before, self.position()))
-        self.freeze(address, figures)
+        self.freeze(address)
         if disk_full:
             # a clean stop logs every drop counted so far, and a full disk may have kept
             # the acknowledged position from being saved (a resend the log announces)
@@ -452,7 +452,7 @@ class Campaign:
         control(address, "Simulator.SetFault", {"fault": "none"})
         return figures
 
-    def freeze(self, address: tuple[str, int], figures: RoundFigures) -> None:
+    def freeze(self, address: tuple[str, int]) -> None:
         """Answer 500 from now on and take the round's served counts: once two answers of
         each metricset have faulted, every poll answered before has been spooled (polls of
         a metricset run one after another) or was cut short by a kill."""
@@ -607,7 +607,7 @@ class Campaign:
         failed = False
         for number in range(1, rounds + 1):
             try:
-                figures = self.play_round(number, address)
+                figures = self.play_round(address)
             except HangError as exc:
                 print(f"round {number}: HANG: {exc}")
                 failed = True
