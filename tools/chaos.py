@@ -370,8 +370,11 @@ class Campaign:
         self.killed.add(len(self.beats) - 1)
         self.counts["kills"] += 1
         time.sleep(self.rng.uniform(0.0, 0.5))
-        self.markers.append(Marker("sorabeat SIGKILL", before, self.position()))
         self.start_beat()
+        # the receiver may still be writing (and acking into the void) what the killed run
+        # sent, for up to its ack delay; the new run is still starting meanwhile
+        time.sleep(0.4)
+        self.markers.append(Marker("sorabeat SIGKILL", before, self.position()))
 
     def kill_receiver(self, *switches: str) -> None:
         before = self.position()
