@@ -54,12 +54,13 @@ class Exchange:
         self._pending += data
 
     def _pass_on(self) -> None:
-        if self._h11.their_state is h11.SEND_BODY:
-            data, self._pending = self._pending, bytearray()
-        else:
-            data = self._pending[: self.limits.max_header_bytes]
-            del self._pending[: self.limits.max_header_bytes]
+        size = len(self._pending)
+        if self._h11.their_state is not h11.SEND_BODY:
+            size = min(size, self.limits.max_header_bytes)
+        with memoryview(self._pending) as view:
+            data = bytes(view[:size])  # one copy; h11 keeps its own buffer
         self._h11.receive_data(data)
+        del self._pending[:size]
 
     def next_request(self) -> Request | ProtocolError | None:
         """The next complete request, the error that ends the connection, or None when
