@@ -88,10 +88,15 @@ class Exchange:
                     return None
         except h11.RemoteProtocolError as exc:
             self._failed = True
+            if exc.error_status_hint == 431:
+                return ProtocolError(431, self._head_too_large())
             return ProtocolError(exc.error_status_hint, str(exc))
         except ProtocolError as exc:
             self._failed = True
             return exc
+
+    def _head_too_large(self) -> str:
+        return f"request head over {self.limits.max_header_bytes} bytes"
 
     def _too_large(self) -> str:
         return f"request body over {self.limits.max_body_bytes} bytes"
@@ -103,7 +108,7 @@ class Exchange:
         size = len(head.method) + len(head.target) + 12
         size += sum(len(name) + len(value) + 4 for name, value in head.headers.raw_items())
         if size + 2 > self.limits.max_header_bytes:
-            raise ProtocolError(431, f"request head over {self.limits.max_header_bytes} bytes")
+            raise ProtocolError(431, self._head_too_large())
         names = {name for name, _ in head.headers}
         if b"content-length" in names and b"transfer-encoding" in names:
             raise ProtocolError(400, "both Transfer-Encoding and Content-Length")
@@ -155,7 +160,7 @@ class Exchange:
         head = h11.Response(
             status_code=response.status, reason=reason(response.status), headers=headers
         )
-        out = self._h11.send_with_data_passthrough(head) or []
+        out = [self._h11.send(head) or b""]
         if response.body_bytes is not None:
             return [*out, response.body[: response.body_bytes]]
         if response.body and self._h11.our_state is h11.SEND_BODY and self._method != b"HEAD":
@@ -173,5 +178,6 @@ class Exchange:
         """After an answer: True when the connection stays open for the next request."""
         if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
             self._h11.start_next_cycle()
+            self._method = b""
             return True
         return False
