@@ -107,6 +107,9 @@ class HttpServer:
             # close() cancels connections; ending normally matters on Python 3.11, whose
             # asyncio logs an error for a cancelled client_connected_cb task.
             reset = self._reset_on_close
+        except Exception:  # a bug (an answer h11 cannot write): log it, end this connection
+            log.exception("%s: the connection failed", self.name)
+            reset = True
         finally:
             self._tasks.discard(task)
             if reset:

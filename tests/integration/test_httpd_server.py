@@ -332,3 +332,20 @@ async def test_close_ends_answers_under_way(
             await asyncio.wait_for(pending, 10)
     assert server.sockets == ()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_an_answer_that_cannot_be_written_is_logged_and_the_server_goes_on(
+    serve: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def bad_header(request: Request) -> Response:
+        if request.target == "/bad":
+            return Response(200, b"", (("x-bad", "line\r\nbreak"),))
+        return await echo(request)
+
+    server = await serve(bad_header, name="thing")
+    async with httpx.AsyncClient(timeout=10) as http:
+        url = f"http://127.0.0.1:{port(server)}"
+        with pytest.raises(httpx.HTTPError):
+            await http.get(f"{url}/bad")
+        assert (await http.get(f"{url}/good")).content == b"GET /good 0"
+    assert any("thing: the connection failed" in r.getMessage() for r in caplog.records)
