@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import sys
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
 import orjson
@@ -79,8 +80,8 @@ def test_modules(args: argparse.Namespace) -> int:
 
 
 class _Discard:
-    async def append(self, events: object) -> None:
-        return None
+    async def append(self, events: Sequence[bytes]) -> int:
+        return len(events)
 
 
 async def _fetch_once(source: SoraInput, only: str | None) -> int:

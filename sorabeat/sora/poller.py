@@ -186,15 +186,17 @@ class MetricsetPoller:
                     await asyncio.gather(poll, return_exceptions=True)
                     return
                 events = poll.result()
-                await self.sink.append(events)
+                stored = await self.sink.append(events)
                 if events and log.isEnabledFor(logging.DEBUG):
-                    # after append returned, these events are spooled (crash tests read this)
+                    # after append returned, these events are spooled (crash tests and the
+                    # fault campaign read this); dropped ones were logged by the spool
                     log.debug(
-                        "spooled %d %s events of %s from %s",
-                        len(events),
+                        "spooled %d %s events of %s from %s%s",
+                        stored,
                         self.metricset,
                         event_timestamp(events[0]),
                         self.host.address,
+                        "" if stored == len(events) else f" ({len(events) - stored} dropped)",
                     )
                 tick = self._following(tick)
         finally:
