@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from sorabeat.config.load import LoadedConfig
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.config.settings import Settings
 from sorabeat.event import AgentInfo, EnvelopeSettings
 from sorabeat.monitoring.registry import Registry
@@ -109,7 +110,13 @@ async def build_pipeline(
     settings = loaded.settings
     spool = await build_spool(loaded, metrics)
     output = output or build_output(loaded, agent, metrics)
-    source = SoraInput(settings.modules, envelope_settings(settings, agent), spool, metrics)
+    source = SoraInput(
+        settings.modules,
+        envelope_settings(settings, agent),
+        spool,
+        metrics,
+        scrubber=SecretScrubber(loaded.secret_values),
+    )
     return Pipeline(
         source=source,
         spool=spool,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import orjson
 
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.event import MetricsetEncoder, event_timestamp
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora import client as sora_client
@@ -55,6 +56,7 @@ class MetricsetPoller:
         sink: EventSink,
         metrics: Registry,
         clock: Callable[[], float] = time.time,
+        scrubber: SecretScrubber | None = None,
     ) -> None:
         self.host = host
         self.metricset = metricset
@@ -67,6 +69,8 @@ class MetricsetPoller:
         self.sink = sink
         self.metrics = metrics
         self.clock = clock
+        # an error message may quote the response, and a server may echo our credentials
+        self.scrubber = scrubber or SecretScrubber(())
 
     async def poll_once(self) -> list[bytes]:
         """Fetch once and return the encoded events (one error event if the fetch failed)."""
@@ -90,7 +94,7 @@ class MetricsetPoller:
             return events
         duration = time.perf_counter_ns() - t0
         self.metrics.add("sora.polls.failed", 1, **labels)
-        return [self.encoder.encode_error(started_ms, duration, message)]
+        return [self.encoder.encode_error(started_ms, duration, self.scrubber.scrub(message))]
 
     async def _fetch(self) -> list[Document]:
         if self.metricset == "stats":
