@@ -101,7 +101,7 @@ class MetricsetPoller:
             buffer = sora_client.BodyBuffer()
             await self._get(buffer)
             report = sora_client.check_stats(
-                sora_client.parse_json(buffer.data, self.host), self.host
+                sora_client.parse_json(buffer.data, self.host, self.scrubber), self.host
             )
             skipped = add_aggregates(report)
             if skipped:
@@ -122,9 +122,8 @@ class MetricsetPoller:
                 f"unexpected response from {url}: GetStatsAllConnections {exc}"
             ) from None
         except InvalidJSONError as exc:
-            raise sora_client.FetchError(
-                f"invalid JSON from {url} ({exc}): {sora_client.snippet(reader.head)}"
-            ) from None
+            shown = sora_client.snippet(reader.head, self.scrubber)
+            raise sora_client.FetchError(f"invalid JSON from {url} ({exc}): {shown}") from None
 
     async def _get(self, body: sora_client.BodySink) -> None:
         await sora_client.fetch(
@@ -135,6 +134,7 @@ class MetricsetPoller:
             time_limit=self.timeout,
             max_size=self.max_response_size,
             headers=self.headers,
+            scrubber=self.scrubber,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -86,8 +86,7 @@ class SoraModuleSettings:
                 out.append(
                     (
                         f"hosts.{i}",
-                        "user:password@ in the URL and username/password are both set; "
-                        "keep one",
+                        "user:password@ in the URL and username/password are both set; keep one",
                     )
                 )
         return out
