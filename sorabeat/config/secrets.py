@@ -128,6 +128,10 @@ def secret_values(data: dict[str, Any]) -> set[str]:
 # would mask half of every line and the rest would give it away anyway. ``short_secrets``
 # lets a command warn that such a value is not protected.
 MIN_MASKED_LENGTH = 4
+# A message may quote a body cut to a few hundred characters, through a secret: the part of
+# a secret's form left before the cut is masked when it is at least this long (fewer
+# characters may show; masking every short prefix would mask common words).
+MIN_CUT_LENGTH = 8
 
 _UPPER_PERCENT = re.compile(r"%[0-9A-F]{2}")
 
@@ -197,6 +201,12 @@ class SecretScrubber:
             reverse=True,
         )
         self._pattern = re.compile("|".join(map(re.escape, self.forms))) if self.forms else None
+        self._by_head: dict[str, list[str]] = {}
+        for form in self.forms:
+            if len(form) > MIN_CUT_LENGTH:
+                self._by_head.setdefault(form[:MIN_CUT_LENGTH], []).append(form)
+        heads = sorted(self._by_head)
+        self._heads = re.compile("|".join(map(re.escape, heads))) if heads else None
 
     def scrub(self, text: str) -> str:
         if text in self.secrets:
@@ -208,11 +218,36 @@ class SecretScrubber:
         # ("Axxxx" from "A" + mask): repeat until nothing matches. Each round shortens the
         # text or leaves fewer letters that are not the mask's, so this ends.
         for _ in range(len(text) + 1):
-            scrubbed = self._pattern.sub(MASK, text)
+            scrubbed = self._mask_cut(self._pattern.sub(MASK, text))
             if scrubbed == text:
                 break
             text = scrubbed
         return text
+
+    def _mask_cut(self, text: str) -> str:
+        """Mask what remains of a form cut short (at least ``MIN_CUT_LENGTH`` characters)."""
+        if self._heads is None:
+            return text
+        out: list[str] = []
+        done = 0
+        for match in self._heads.finditer(text):
+            start = match.start()
+            if start < done:
+                continue
+            end = match.end()
+            for form in self._by_head[match.group()]:
+                length = MIN_CUT_LENGTH
+                while (
+                    length < len(form) and text[start + length : start + length + 1] == form[length]
+                ):
+                    length += 1
+                end = max(end, start + length)
+            out += (text[done:start], MASK)
+            done = end
+        if not out:
+            return text
+        out.append(text[done:])
+        return "".join(out)
 
     def scrub_bytes(self, data: bytes) -> bytes:
         """UTF-8 bytes scrubbed (undecodable bytes kept as they were)."""

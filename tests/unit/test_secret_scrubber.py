@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from sorabeat.config.secrets import (
     MASK,
+    MIN_CUT_LENGTH,
     MIN_MASKED_LENGTH,
     ScrubbingWriter,
     SecretScrubber,
@@ -185,3 +186,23 @@ def test_the_writer_scrubs_secrets_cut_across_writes() -> None:
     writer.write("s3cret-value")
     writer.flush()
     assert out.getvalue() == f"password: {MASK}\nnext {MASK}"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    secret=st.text(min_size=MIN_CUT_LENGTH + 1, max_size=24).filter(lambda s: "x" not in s),
+    before=filler,
+    cut=st.integers(MIN_CUT_LENGTH, 23),
+    encoding=st.sampled_from(["raw", "json", "percent", "repr"]),
+)
+def test_a_secret_cut_short_by_a_snippet_is_masked(
+    secret: str, before: str, cut: int, encoding: str
+) -> None:
+    """Error messages quote bodies cut to N characters: what is left of a secret at the
+    end is masked when at least MIN_CUT_LENGTH characters of its form remain."""
+    form = ENCODINGS[encoding][0](secret)
+    if encoding in ("json", "repr"):
+        form = form[1:-1]
+    assume(cut < len(form))
+    scrubbed = SecretScrubber([secret]).scrub(f"{before}{form[:cut]}...")
+    assert form[:MIN_CUT_LENGTH] not in scrubbed
