@@ -1,4 +1,4 @@
-"""Two credentials for one Sora host are refused: the URL's ``user:password@`` would
+"""Two credentials for one host are refused: the URL's ``user:password@`` would
 replace a configured Authorization header (or username) without a word."""
 
 from __future__ import annotations
@@ -42,3 +42,17 @@ def test_one_credential_is_fine() -> None:
         SoraModuleSettings(module="sora", username="u", password="p"),
     ):
         assert module.problems() == []
+
+
+def test_elasticsearch_refuses_an_authorization_header_with_other_credentials() -> None:
+    from sorabeat.es.settings import ElasticsearchSettings
+
+    header = {"Authorization": "Bearer tok-secret"}
+    url = ElasticsearchSettings(hosts=["http://elastic:pw-secret@127.0.0.1:9200"], headers=header)
+    assert url.problems() == [
+        ("hosts.0", "user:password@ in the URL and headers.Authorization are both set; keep one")
+    ]
+    for other in ({"username": "elastic", "password": "pw"}, {"api_key": "id:key"}):
+        settings = ElasticsearchSettings(hosts=["127.0.0.1:9200"], headers=header, **other)  # type: ignore[arg-type]
+        assert [key for key, _ in settings.problems()] == ["headers"]
+    assert ElasticsearchSettings(hosts=["127.0.0.1:9200"], headers=header).problems() == []
