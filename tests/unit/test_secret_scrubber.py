@@ -206,3 +206,22 @@ def test_a_secret_cut_short_by_a_snippet_is_masked(
     assume(cut < len(form))
     scrubbed = SecretScrubber([secret]).scrub(f"{before}{form[:cut]}...")
     assert form[:MIN_CUT_LENGTH] not in scrubbed
+
+
+def test_the_monitoring_endpoint_is_scrubbed() -> None:
+    from sorabeat.config.settings import HttpSettings
+    from sorabeat.event import AgentInfo
+    from sorabeat.monitoring.registry import Registry
+    from sorabeat.monitoring.server import MonitoringServer
+
+    registry = Registry()
+    # a label quoting a setting or a server's words
+    registry.add("sora.polls.failed", 1, host="proxy-token-s3cret@127.0.0.1:3000")
+    agent = AgentInfo(name="n", hostname="h", id="i", ephemeral_id="e", version="1")
+    server = MonitoringServer(
+        HttpSettings(), agent, registry, scrubber=SecretScrubber(["proxy-token-s3cret"])
+    )
+    for path in ("/stats", "/metrics", "/nope-proxy-token-s3cret"):
+        body = server.respond("GET", path).body
+        assert b"proxy-token-s3cret" not in body
+    assert MASK.encode() in server.respond("GET", "/metrics").body
