@@ -15,6 +15,7 @@ from sorabeat.agent import agent_info
 from sorabeat.assemble import envelope_settings, output_name, startup_problems
 from sorabeat.cli.common import CliError, load_config
 from sorabeat.config.load import LoadedConfig
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.sora.input import SoraInput, http_client
 
 # the module of each output that knows how to probe it, as metricbeat's `test output` does
@@ -74,7 +75,10 @@ def test_modules(args: argparse.Namespace) -> int:
     _require_startable(loaded)
     agent = agent_info(loaded.paths.data, loaded.settings.name)
     source = SoraInput(
-        loaded.settings.modules, envelope_settings(loaded.settings, agent), sink=_Discard()
+        loaded.settings.modules,
+        envelope_settings(loaded.settings, agent),
+        sink=_Discard(),
+        scrubber=SecretScrubber(loaded.secret_values),
     )
     return asyncio.run(_fetch_once(source, args.metricset))
 

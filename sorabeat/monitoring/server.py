@@ -12,11 +12,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 
 import orjson
 
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.config.settings import HttpSettings
 from sorabeat.event import AgentInfo
 from sorabeat.httpd import HttpServer, Limits, ProtocolError, Request, Response
@@ -53,11 +55,14 @@ class MonitoringServer:
         agent: AgentInfo,
         registry: Registry,
         clock: Callable[[], float] = time.monotonic,
+        scrubber: SecretScrubber | None = None,
     ) -> None:
         self.settings = settings
         self.agent = agent
         self.registry = registry
         self.clock = clock
+        # labels and messages in /stats and /metrics may quote settings or a server's words
+        self.scrubber = scrubber or SecretScrubber(())
         self.started = clock()
         self.health = Health(registry, settings.unhealthy_after, self.started)
         self._http = HttpServer(
@@ -97,7 +102,11 @@ class MonitoringServer:
             await asyncio.sleep(interval)
 
     def respond(self, target: str) -> Response:
-        """The response to one request (no I/O: tests call it directly too)."""
+        """The response to one request, scrubbed (no I/O: tests call it directly too)."""
+        response = self._route(target)
+        return replace(response, body=self.scrubber.scrub_bytes(response.body))
+
+    def _route(self, target: str) -> Response:
         path, _, query = target.partition("?")
         pretty = "pretty" in query.split("&")
         routes: dict[str, Callable[[bool], Response]] = {
