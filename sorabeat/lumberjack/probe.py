@@ -7,6 +7,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
+from sorabeat.lumberjack import compression
 from sorabeat.lumberjack.client import (
     Endpoint,
     LumberjackClient,
@@ -22,6 +23,11 @@ TALK_WAIT = 5.0  # how long to wait for the A 0 that answers W 0
 
 async def test_output(settings: LogstashSettings, write: Callable[[str], None]) -> bool:
     """Check every host; ``write`` gets one line at a time. True if all passed."""
+    try:
+        write(f"logstash compression: {compression.describe(settings.compression_level)}")
+    except ValueError as exc:
+        write(f"logstash compression... ERROR {exc}")
+        return False
     ok = True
     for text in settings.hosts:
         ok = await _test_host(text, settings, write) and ok
