@@ -32,6 +32,7 @@ class SegmentInfo:
     size: int  # durable bytes
     end: int  # sequence number after its last record
     count: int = 0  # records still to deliver (at or past the replay floor)
+    crc: int | None = None  # CRC32 of its records up to size, if all good (its seal)
     taken: int = 0  # of those, handed out or dropped
     gone: bool = False  # dropped or deleted
 

@@ -26,6 +26,13 @@ import logging
 import os
 from dataclasses import dataclass, field
 
+from sorabeat.spool.seals import (
+    Seal,
+    crc_of_range,
+    read_seals,
+    remove_seals_temp,
+    sealed_prefix,
+)
 from sorabeat.spool.segment import (
     CORRUPT_SUFFIX,
     SEGMENT_HEADER_SIZE,
@@ -53,6 +60,7 @@ class RecoveredSegment:
     size: int
     end: int  # sequence number after its last good record
     count: int  # records at or past the position: still to deliver
+    crc: int | None = None  # CRC32 of its records when they are all good (see seals)
 
 
 @dataclass(slots=True)
@@ -114,6 +122,8 @@ def recover(directory: str) -> Recovery:
 def _recover(directory: str, lock_fd: int) -> Recovery:
     notes: list[tuple[int, str]] = []
     _remove_temp_files(directory, notes)
+    remove_seals_temp(directory)
+    seals = read_seals(directory)
     state, state_problem = _read_position(directory)
     found, set_aside = _valid_segments(directory, notes)
 
@@ -177,7 +187,7 @@ def _recover(directory: str, lock_fd: int) -> Recovery:
                 "end is damaged or a segment was set aside)",
             )
         expected = max(expected, seg.first)
-        scanned = _scan_segment(seg, expected, position, last, recovery)
+        scanned = _scan_segment(seg, expected, position, last, recovery, seals.get(seg.first))
         if scanned is not None:
             recovery.segments.append(scanned)
             expected = scanned.end
@@ -201,7 +211,9 @@ def _recover(directory: str, lock_fd: int) -> Recovery:
     else:
         fd, path = create_segment(directory, next_seq)
         recovery.write_fd = fd
-        recovery.segments.append(RecoveredSegment(next_seq, path, SEGMENT_HEADER_SIZE, next_seq, 0))
+        recovery.segments.append(
+            RecoveredSegment(next_seq, path, SEGMENT_HEADER_SIZE, next_seq, 0, crc=0)
+        )
     recovery.set_aside = corrupt_files(directory)
     if state != recovery.position:
         try:
@@ -359,7 +371,7 @@ def _delete_acknowledged(
 
 
 def _scan_segment(
-    seg: _Found, expected: int, position: int, last: bool, recovery: Recovery
+    seg: _Found, expected: int, position: int, last: bool, recovery: Recovery, seal: Seal | None
 ) -> RecoveredSegment | None:
     name = os.path.basename(seg.path)
     try:
@@ -371,9 +383,16 @@ def _scan_segment(
     try:
         size = os.fstat(fd).st_size
         try:
-            found = read_records(
-                fd, SEGMENT_HEADER_SIZE, size, expected, floor=position, keep=False
-            ).scan
+            # a sealed prefix that still checks out needs no per-record scan
+            sealed = None
+            if not seg.bad_header and expected == seg.first:
+                sealed = sealed_prefix(fd, seal, size)
+            start, resume, trusted = SEGMENT_HEADER_SIZE, expected, 0
+            if sealed is not None and sealed.size > SEGMENT_HEADER_SIZE:
+                start, resume = sealed.size, sealed.end
+                trusted = max(0, sealed.end - max(seg.first, position))
+            found = read_records(fd, start, size, resume, floor=position, keep=False).scan
+            found.count += trusted
         except OSError as exc:
             if last:
                 raise
@@ -419,6 +438,13 @@ def _scan_segment(
                 recovery.note(
                     logging.WARNING, f"spool segment {name}: the last {cut} bytes are unreadable"
                 )
-        return RecoveredSegment(seg.first, seg.path, size, found.expected, found.count)
+        crc = None
+        clean = not seg.bad_header and not found.skipped_bytes and not found.lost
+        if clean and (found.state != "tail" or last):
+            if sealed is not None:
+                crc = crc_of_range(fd, sealed.size, size, sealed.crc)
+            else:
+                crc = crc_of_range(fd, SEGMENT_HEADER_SIZE, size)
+        return RecoveredSegment(seg.first, seg.path, size, found.expected, found.count, crc)
     finally:
         os.close(fd)

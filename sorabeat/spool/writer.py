@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sorabeat.spool.crc import crc32
 from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, create_segment
 
 _IOV_MAX = 1024
@@ -48,6 +49,7 @@ class WriteRequest:
 class GroupOutcome:
     requests: list[WriteRequest]
     sizes: dict[int, int] = field(default_factory=dict)  # segment first seq -> durable size
+    crcs: dict[int, int | None] = field(default_factory=dict)  # -> CRC32 of those records
     new_segments: list[tuple[int, str]] = field(default_factory=list)
     failure: OSError | None = None
     next_seq: int = 0
@@ -65,6 +67,7 @@ class SegmentWriter:
         first: int,
         size: int,
         next_seq: int,
+        crc: int | None,
         segment_size: int,
         flush_events: int,
         flush_timeout: float,
@@ -75,6 +78,8 @@ class SegmentWriter:
         self._first = first
         self._size = size
         self._next_seq = next_seq
+        # CRC32 of the segment's durable records, for its seal; None: it holds damage
+        self._crc = crc
         self._segment_size = segment_size
         self._flush_events = flush_events
         self._flush_timeout = flush_timeout
@@ -194,6 +199,11 @@ class SegmentWriter:
             os.fdatasync(self._fd)
             outcome.fsync_seconds += time.perf_counter() - started
             outcome.fsyncs += 1
+            if self._crc is not None:
+                crc = self._crc
+                for request in run:
+                    crc = crc32(request.data, crc)  # in C, without the GIL
+                self._crc = crc
         except OSError as exc:
             self._size = run_start
             self._next_seq = run[0].first
@@ -208,8 +218,10 @@ class SegmentWriter:
                 request.error = exc
             self._failed(exc, outcome)
             outcome.sizes[self._first] = self._size
+            outcome.crcs[self._first] = self._crc
             return False
         outcome.sizes[self._first] = self._size
+        outcome.crcs[self._first] = self._crc
         return True
 
     def _roll(self, outcome: GroupOutcome) -> None:
@@ -218,9 +230,11 @@ class SegmentWriter:
         self._fd = fd
         self._first = self._next_seq
         self._size = SEGMENT_HEADER_SIZE
+        self._crc = 0
         self._must_roll = False
         outcome.new_segments.append((self._first, path))
         outcome.sizes[self._first] = self._size
+        outcome.crcs[self._first] = self._crc
 
     def _failed(self, exc: OSError, outcome: GroupOutcome) -> None:
         self._last_error = exc

@@ -31,7 +31,11 @@ def test_every_benchmark_is_listed() -> None:
 
 @pytest.mark.parametrize("script", sorted(SMALL))
 def test_benchmark_runs(script: str, tmp_path: Path) -> None:
-    extra = ["--dir", str(tmp_path)] if script in ("spool.py", "spool_replay.py", "lumberjack_replay.py") else []
+    extra = (
+        ["--dir", str(tmp_path)]
+        if script in ("spool.py", "spool_replay.py", "lumberjack_replay.py")
+        else []
+    )
     result = subprocess.run(
         [sys.executable, str(BENCH / script), *SMALL[script], *extra],
         capture_output=True,
