@@ -15,6 +15,9 @@ share of the raw frames), against the standard library at the level asked for:
   that small. Whoever ships over a slow link sets 4: smaller than stdlib zlib at 3 and
   still faster.
 
+Inflation (the receiver behind ``sorabeat receive``) uses zlib-ng's inflater when it can,
+~3x faster than stdlib zlib's here (2.1 against 6.0 us per 3.9 KB event).
+
 Both libraries are compiled wheels that release the GIL while they compress, so a window
 compressed in a worker thread leaves the event loop free and runs on another core. When
 a library cannot be imported, the next one in the plan is used, down to the standard
@@ -28,6 +31,7 @@ import importlib
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 ISAL = "isal"
 ZLIB_NG = "zlib-ng"
@@ -97,3 +101,34 @@ def describe(level: int, libraries: Sequence[str] = LIBRARIES) -> str:
     if level <= 0:
         return "disabled (compression_level: 0)"
     return deflater(level, libraries).describe()
+
+
+class Inflater(Protocol):
+    """What ``zlib.decompressobj()`` returns, as the frame decoder uses it."""
+
+    @property
+    def unconsumed_tail(self) -> bytes: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    @property
+    def eof(self) -> bool: ...
+
+    def decompress(self, data: bytes | bytearray, max_length: int = 0, /) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Inflation:
+    library: str
+    new: Callable[[], Inflater]  # a fresh inflater for one zlib stream
+    errors: tuple[type[Exception], ...]  # what it raises on corrupt data
+
+
+@functools.cache
+def inflation(libraries: tuple[str, ...] = (ZLIB_NG, STDLIB)) -> Inflation:
+    """The fastest importable zlib-format inflater among ``libraries``."""
+    if ZLIB_NG in libraries and _load(ZLIB_NG) is not None:
+        module = importlib.import_module(_MODULES[ZLIB_NG])
+        return Inflation(ZLIB_NG, module.decompressobj, (module.error, zlib.error))
+    return Inflation(STDLIB, zlib.decompressobj, (zlib.error,))

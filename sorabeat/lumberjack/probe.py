@@ -23,11 +23,6 @@ TALK_WAIT = 5.0  # how long to wait for the A 0 that answers W 0
 
 async def test_output(settings: LogstashSettings, write: Callable[[str], None]) -> bool:
     """Check every host; ``write`` gets one line at a time. True if all passed."""
-    try:
-        write(f"logstash compression: {compression.describe(settings.compression_level)}")
-    except ValueError as exc:
-        write(f"logstash compression... ERROR {exc}")
-        return False
     ok = True
     for text in settings.hosts:
         ok = await _test_host(text, settings, write) and ok
@@ -65,6 +60,11 @@ async def _test_host(text: str, settings: LogstashSettings, write: Callable[[str
             write("    security... WARN server's certificate chain verification is disabled")
         else:
             write(f"    security: server's certificate chain verification is enabled ({mode})")
+    try:
+        write(f"  compression: {compression.describe(settings.compression_level)}")
+    except ValueError as exc:
+        write(f"  compression... ERROR {exc}")
+        return False
     try:
         client = await LumberjackClient.connect(endpoint, io_timeout=settings.timeout, tls=tls)
     except TransportError as exc:

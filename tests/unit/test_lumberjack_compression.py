@@ -112,3 +112,32 @@ def test_without_isal_the_fast_levels_use_zlib_ng_at_the_same_level() -> None:
 def test_without_either_package_the_standard_library_compresses() -> None:
     rows = run_without("isal", "isal.isal_zlib", "zlib_ng", "zlib_ng.zlib_ng")
     assert rows == [[compression.STDLIB, level, True] for level in range(1, 10)]
+
+
+@pytest.mark.parametrize(
+    "libraries", [(compression.ZLIB_NG, compression.STDLIB), (compression.STDLIB,)]
+)
+def test_inflation_of_either_library_reads_every_compressor_and_refuses_garbage(
+    libraries: tuple[str, ...],
+) -> None:
+    inflate = compression.inflation(libraries)
+    assert inflate.library == libraries[0]
+    frames = window_frames(20)
+    for level in range(1, 10):
+        inflater = inflate.new()
+        assert inflater.decompress(compression.deflater(level)(frames), 1 << 30) == frames
+        assert inflater.eof and not inflater.unused_data
+    with pytest.raises(inflate.errors):
+        inflate.new().decompress(b"\x78\x9cgarbage-not-deflate", 1 << 20)
+
+
+def test_the_receiver_inflates_with_zlib_ng_unless_it_is_missing() -> None:
+    assert compression.inflation().library == compression.ZLIB_NG
+    code = (
+        "import sys; sys.modules['zlib_ng'] = None; sys.modules['zlib_ng.zlib_ng'] = None; "
+        "from sorabeat.lumberjack import compression; print(compression.inflation().library)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == compression.STDLIB, result.stderr
