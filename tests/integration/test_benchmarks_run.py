@@ -21,6 +21,7 @@ SMALL = {
     "es_bulk.py": ["--events", "3000", "--runs", "1"],
     "simulator.py": ["--connections", "200", "--rounds", "1"],
     "monitoring.py": [],
+    "node.py": ["--connections", "200", "--period", "1", "--seconds", "5"],
 }
 
 
@@ -33,7 +34,7 @@ def test_every_benchmark_is_listed() -> None:
 def test_benchmark_runs(script: str, tmp_path: Path) -> None:
     extra = (
         ["--dir", str(tmp_path)]
-        if script in ("spool.py", "spool_replay.py", "lumberjack_replay.py")
+        if script in ("spool.py", "spool_replay.py", "lumberjack_replay.py", "node.py")
         else []
     )
     result = subprocess.run(
