@@ -24,6 +24,7 @@ import errno
 import fcntl
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sorabeat.spool.seals import (
@@ -47,6 +48,7 @@ from sorabeat.spool.segment import (
 from sorabeat.spool.state import STATE_TEMP, BadStateError, read_state, write_state
 
 LOCK_NAME = "lock"
+_VERIFY_THREADS = 4
 
 
 class SpoolError(Exception):
@@ -174,6 +176,7 @@ def _recover(directory: str, lock_fd: int) -> Recovery:
     recovery = Recovery([], position, position, -1, lock_fd, notes)
     recovery.corrupt_segments = len(set_aside)
     recovery.corrupt_events = corrupt_events
+    verified = _verify_seals(found, seals)
     expected = found[0].first if found else position
     for index, seg in enumerate(found):
         last = index == len(found) - 1
@@ -187,7 +190,7 @@ def _recover(directory: str, lock_fd: int) -> Recovery:
                 "end is damaged or a segment was set aside)",
             )
         expected = max(expected, seg.first)
-        scanned = _scan_segment(seg, expected, position, last, recovery, seals.get(seg.first))
+        scanned = _scan_segment(seg, expected, position, last, recovery, verified.get(seg.first))
         if scanned is not None:
             recovery.segments.append(scanned)
             expected = scanned.end
@@ -370,9 +373,35 @@ def _delete_acknowledged(
     return keep
 
 
+def _verify_seals(found: list[_Found], seals: dict[int, Seal]) -> dict[int, Seal]:
+    """The seals whose segment still holds their bytes. Segments are checked in parallel:
+    on a cold page cache, several reads at once get far more from the disk than one (four
+    threads read 512 MB in 0.35 s here, one in 0.9-1.3 s), and the CRC releases the GIL."""
+
+    def check(seg: _Found) -> Seal | None:
+        try:
+            fd = os.open(seg.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            return sealed_prefix(fd, seals[seg.first], os.fstat(fd).st_size)
+        except OSError:
+            return None  # scanned record by record, which handles the error
+        finally:
+            os.close(fd)
+
+    candidates = [seg for seg in found if seg.first in seals and not seg.bad_header]
+    if not candidates:
+        return {}
+    with ThreadPoolExecutor(max_workers=_VERIFY_THREADS, thread_name_prefix="spool-open") as pool:
+        results = list(pool.map(check, candidates))
+    return {seg.first: seal for seg, seal in zip(candidates, results, strict=True) if seal}
+
+
 def _scan_segment(
     seg: _Found, expected: int, position: int, last: bool, recovery: Recovery, seal: Seal | None
 ) -> RecoveredSegment | None:
+    """``seal``: the segment's seal, already checked against its bytes."""
     name = os.path.basename(seg.path)
     try:
         fd = os.open(seg.path, os.O_RDWR if last or seg.bad_header else os.O_RDONLY)
@@ -384,9 +413,9 @@ def _scan_segment(
         size = os.fstat(fd).st_size
         try:
             # a sealed prefix that still checks out needs no per-record scan
-            sealed = None
-            if not seg.bad_header and expected == seg.first:
-                sealed = sealed_prefix(fd, seal, size)
+            sealed = seal if not seg.bad_header and expected == seg.first else None
+            if sealed is not None and sealed.size > size:
+                sealed = None  # the file changed since it was checked
             start, resume, trusted = SEGMENT_HEADER_SIZE, expected, 0
             if sealed is not None and sealed.size > SEGMENT_HEADER_SIZE:
                 start, resume = sealed.size, sealed.end
