@@ -31,7 +31,7 @@ from sorabeat.monitoring.registry import Registry
 from sorabeat.spool.base import Batch
 from sorabeat.spool.notices import DropNotices
 from sorabeat.spool.reader import SegmentInfo, SegmentReader
-from sorabeat.spool.record import HEADER_SIZE, MAX_PAYLOAD, encode_records
+from sorabeat.spool.record import HEADER_SIZE, MAX_PAYLOAD, frame_records
 from sorabeat.spool.recovery import Recovery, SpoolError, recover
 from sorabeat.spool.seals import Seal, write_seals
 from sorabeat.spool.segment import SEGMENT_HEADER_SIZE
@@ -196,12 +196,13 @@ class DiskSpool:
                 self._drop(len(payloads), "closed")
                 return None
             first = self._next_seq
-            data = encode_records(first, payloads)
+            parts = frame_records(first, payloads)
+            size = sum(map(len, parts))
             self._next_seq += len(payloads)
-            self._reserved += len(data) + SEGMENT_HEADER_SIZE  # it may start a segment
+            self._reserved += size + SEGMENT_HEADER_SIZE  # it may start a segment
             done: asyncio.Future[None] = self._loop.create_future()
             self._submitted.add(done)
-            request = WriteRequest(first, payloads, data, done, room_freed=self._room_freed)
+            request = WriteRequest(first, payloads, parts, size, done, room_freed=self._room_freed)
             self._writer.submit(request)
             return request
 
@@ -317,7 +318,7 @@ class DiskSpool:
                 seg.crc = outcome.crcs.get(first)
         appended = 0
         for request in outcome.requests:
-            self._reserved -= len(request.data) + SEGMENT_HEADER_SIZE
+            self._reserved -= request.size + SEGMENT_HEADER_SIZE
             count = len(request.payloads)
             if request.error is None:
                 seg = touched[request.segment]

@@ -43,8 +43,10 @@ def record_size(payload_length: int) -> int:
     return HEADER_SIZE + payload_length
 
 
-def encode_records(first_seq: int, payloads: Sequence[bytes]) -> bytes:
-    """Frame ``payloads`` as consecutive records numbered from ``first_seq``."""
+def frame_records(first_seq: int, payloads: Sequence[bytes]) -> list[bytes]:
+    """The records of ``payloads`` numbered from ``first_seq``, as header, payload, header,
+    payload... pieces: written with writev, the payloads are never copied into one buffer
+    (a poll of 10,000 connections is ~40 MB)."""
     # one C-level pass per field instead of a Python loop: this runs for every event
     lengths = list(map(len, payloads))
     seqs = range(first_seq, first_seq + len(payloads))
@@ -53,7 +55,12 @@ def encode_records(first_seq: int, payloads: Sequence[bytes]) -> bytes:
     parts: list[bytes] = [b""] * (2 * len(payloads))
     parts[0::2] = map(HEADER.pack, repeat(MAGIC), crcs, lengths, seqs)
     parts[1::2] = payloads
-    return b"".join(parts)
+    return parts
+
+
+def encode_records(first_seq: int, payloads: Sequence[bytes]) -> bytes:
+    """Frame ``payloads`` as consecutive records numbered from ``first_seq``."""
+    return b"".join(frame_records(first_seq, payloads))
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,8 @@ log = logging.getLogger("sorabeat.spool")
 class WriteRequest:
     first: int
     payloads: Sequence[bytes]
-    data: bytes
+    parts: list[bytes]  # the framed records, as pieces for writev
+    size: int  # their bytes
     done: asyncio.Future[None]
     room_freed: int = 0  # the spool's count of freed space when it was submitted
     # filled in by the writer
@@ -163,14 +164,13 @@ class SegmentWriter:
             if request.first != self._next_seq:
                 request.error = self._last_error or OSError("write refused after a failure")
                 continue
-            if run and self._size + len(request.data) > self._segment_size:
+            if run and self._size + request.size > self._segment_size:
                 if not self._flush(run, run_start, outcome):
                     self._fail_rest(group, index, outcome)
                     return outcome
                 run = []
             if self._must_roll or (
-                self._size > SEGMENT_HEADER_SIZE
-                and self._size + len(request.data) > self._segment_size
+                self._size > SEGMENT_HEADER_SIZE and self._size + request.size > self._segment_size
             ):
                 try:
                     self._roll(outcome)
@@ -182,7 +182,7 @@ class SegmentWriter:
                 run_start = self._size
             request.segment = self._first
             request.start = self._size
-            request.end = self._size + len(request.data)
+            request.end = self._size + request.size
             self._size = request.end
             self._next_seq += len(request.payloads)
             run.append(request)
@@ -194,7 +194,7 @@ class SegmentWriter:
     def _flush(self, run: list[WriteRequest], run_start: int, outcome: GroupOutcome) -> bool:
         """Write and fdatasync a run of requests; on failure undo it and fail them."""
         try:
-            _write_all(self._fd, [r.data for r in run])
+            _write_all(self._fd, [part for request in run for part in request.parts])
             started = time.perf_counter()
             os.fdatasync(self._fd)
             outcome.fsync_seconds += time.perf_counter() - started
@@ -202,7 +202,8 @@ class SegmentWriter:
             if self._crc is not None:
                 crc = self._crc
                 for request in run:
-                    crc = crc32(request.data, crc)  # in C, without the GIL
+                    for part in request.parts:
+                        crc = crc32(part, crc)
                 self._crc = crc
         except OSError as exc:
             self._size = run_start
