@@ -7,13 +7,8 @@ import socket
 import ssl
 from collections.abc import Callable
 
-from sorabeat.lumberjack.client import (
-    Endpoint,
-    LumberjackClient,
-    TransportError,
-    describe,
-    parse_host,
-)
+from sorabeat.lumberjack.client import LumberjackClient, TransportError, describe
+from sorabeat.lumberjack.hosts import Endpoint, parse_host
 from sorabeat.lumberjack.protocol import AckReader, ProtocolError, window_frame
 from sorabeat.lumberjack.settings import LogstashSettings
 
