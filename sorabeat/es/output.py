@@ -14,9 +14,10 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
+import tenacity
 
 from sorabeat.es.bulk import ActionBuilder, PreparedBatch, bulk_body
 from sorabeat.es.client import ElasticsearchHost
@@ -29,7 +30,7 @@ from sorabeat.es.settings import ElasticsearchSettings
 from sorabeat.event import AgentInfo, escape_html
 from sorabeat.failure_streak import FailureStreak
 from sorabeat.monitoring.registry import Registry
-from sorabeat.outputs.backoff import Backoff
+from sorabeat.outputs.backoff import Backoff, EqualJitter, EqualJitterWait, Rand
 from sorabeat.outputs.base import AckFn
 
 log = logging.getLogger("sorabeat.elasticsearch")
@@ -77,8 +78,15 @@ class ElasticsearchOutput:
     name = "elasticsearch"
 
     def __init__(
-        self, settings: ElasticsearchSettings, agent: AgentInfo, metrics: Registry
+        self,
+        settings: ElasticsearchSettings,
+        agent: AgentInfo,
+        metrics: Registry,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Rand | None = None,
     ) -> None:
+        """``sleep`` and ``rand`` drive the backoff (tests inject them)."""
         self.settings = settings
         self.metrics = metrics
         self.batch_size = settings.bulk_max_size
@@ -100,6 +108,8 @@ class ElasticsearchOutput:
         self._round_robin = itertools.count(random.randrange(len(self.hosts)))
         self._sticky = random.randrange(len(self.hosts))
         self._builder: ActionBuilder | None = None
+        self._sleep = sleep
+        self._rand = rand
         # a host that stays unreachable is logged once a minute, and once when it is back
         self._streaks = {h: FailureStreak(f"Elasticsearch at {h.url}") for h in self.hosts}
 
@@ -115,19 +125,29 @@ class ElasticsearchOutput:
             others = [i for i, h in enumerate(self.hosts) if h is not host]
             self._sticky = random.choice(others)
 
-    async def _connected(self, backoff: Backoff) -> ActionBuilder:
-        """The action builder, after some host answered ``GET /`` (waiting with backoff)."""
-        while self._builder is None:
-            host = self._next_host()
-            try:
-                server = await host.connect()
-            except (httpx.HTTPError, RootError) as exc:
-                self._log_connect_failure(host, exc)
-                self._host_failed(host)
-                await asyncio.sleep(backoff.next_wait())
-                continue
-            if self._builder is None:
-                self._builder = ActionBuilder(self.index, self.pipeline, server)
+    async def _connected(self) -> ActionBuilder:
+        """The action builder, after some host answered ``GET /``: tenacity retries the
+        next host with the backoff until one does (the spool keeps the events meanwhile)."""
+        backoff = self.settings.backoff
+        retrying = tenacity.AsyncRetrying(
+            wait=EqualJitterWait(EqualJitter(backoff.init, backoff.max, self._rand)),
+            retry=tenacity.retry_if_exception_type((httpx.HTTPError, RootError)),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                if self._builder is None:
+                    host = self._next_host()
+                    try:
+                        server = await host.connect()
+                    except (httpx.HTTPError, RootError) as exc:
+                        self._log_connect_failure(host, exc)
+                        self._host_failed(host)
+                        raise
+                    if self._builder is None:
+                        self._builder = ActionBuilder(self.index, self.pipeline, server)
+        assert self._builder is not None, "tenacity ended without a builder or an error"
         return self._builder
 
     def _log_connect_failure(self, host: ElasticsearchHost, exc: Exception) -> None:
@@ -151,8 +171,8 @@ class ElasticsearchOutput:
 
     # ----------------------------------------------------------------- publish
     async def publish(self, events: Sequence[bytes], ack: AckFn) -> None:
-        backoff = Backoff(self.settings.backoff)
-        builder = await self._connected(backoff)
+        builder = await self._connected()
+        backoff = Backoff(self.settings.backoff, self._rand)
         if self.settings.escape_html:
             events = [escape_html(e) for e in events]
         prepared, rejected = builder.prepare_all(events)
@@ -174,7 +194,7 @@ class ElasticsearchOutput:
             wait = backoff.next_wait()
             if retry_after is not None:
                 wait = max(wait, retry_after)
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
             todo = retry
         assert batch.progress.complete, "publish ended with events not done"
 

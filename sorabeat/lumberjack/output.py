@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from sorabeat.failure_streak import FailureStreak
 from sorabeat.lumberjack import protocol
@@ -37,7 +37,7 @@ from sorabeat.lumberjack.session import Session, Worker
 from sorabeat.lumberjack.settings import LogstashSettings
 from sorabeat.lumberjack.window import WindowSizer
 from sorabeat.monitoring.registry import Registry
-from sorabeat.outputs.backoff import Backoff
+from sorabeat.outputs.backoff import Backoff, Rand
 from sorabeat.outputs.base import AckFn
 
 log = logging.getLogger("sorabeat.lumberjack")
@@ -46,7 +46,15 @@ log = logging.getLogger("sorabeat.lumberjack")
 class LogstashOutput:
     name = "logstash"
 
-    def __init__(self, settings: LogstashSettings, metrics: Registry) -> None:
+    def __init__(
+        self,
+        settings: LogstashSettings,
+        metrics: Registry,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Rand | None = None,
+    ) -> None:
+        """``sleep`` and ``rand`` drive the reconnect backoff (tests inject them)."""
         if not settings.hosts:
             raise ValueError("output.logstash.hosts: at least one host is needed")
         self.settings = settings
@@ -71,6 +79,8 @@ class LogstashOutput:
         self.compress: protocol.Compress = protocol.compress
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
+        self._sleep = sleep
+        self._rand = rand
         # per host, shared by its connections: a host that stays down is logged once a minute
         self._streaks = {str(ep): FailureStreak(f"logstash {ep}") for ep in self.endpoints}
 
@@ -123,7 +133,7 @@ class LogstashOutput:
 
     async def _run(self, worker: Worker) -> None:
         settings = self.settings
-        backoff = Backoff(settings.backoff)
+        backoff = Backoff(settings.backoff, self._rand)
         failed_in_a_row = 0  # connect failures since the last success, over all hosts
         while True:
             await self._wait_for_work(worker)
@@ -150,7 +160,7 @@ class LogstashOutput:
                 failed_in_a_row = 0
                 wait = backoff.next_wait()
                 self._failed(host, f"{what}: {exc}; retrying in {wait:.1f}s")
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
                 continue
             failed_in_a_row = 0
             log.debug("logstash %s: connected", host)
@@ -166,7 +176,7 @@ class LogstashOutput:
                 worker.index += 1
             wait = backoff.next_wait()
             self._failed(host, f"{outcome.reason}; retrying in {wait:.1f}s")
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
 
     def _session(self, worker: Worker, client: LumberjackClient, backoff: Backoff) -> Session:
         host = str(client.endpoint)
