@@ -8,7 +8,7 @@
 # create the `sorabeat` user and its directories, stop the service on removal and clean up on purge.
 #
 # Needs: dpkg-deb (package dpkg), /usr/bin/python3 with venv (python3, python3-venv), and a Python
-# with `build` and pip >= 22.3 ($BUILD_PYTHON, default .venv/bin/python: the test extra has both).
+# with `build` and pip >= 22.3 ($BUILD_PYTHON, default .venv/bin/python: the dev extra has both).
 # Prints the path of the .deb on its last line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ base_python=/usr/bin/python3
 out=${OUT_DIR:-$repo/dist}
 
 fail() { echo "build-deb.sh: $*" >&2; exit 1; }
-[ -x "$build_python" ] || fail "no $build_python: make the venv (pip install -e '.[test]') or set BUILD_PYTHON"
+[ -x "$build_python" ] || fail "no $build_python: make the venv (pip install -e '.[dev]') or set BUILD_PYTHON"
 [ -x "$base_python" ] || fail "no $base_python: apt-get install python3 python3-venv"
 command -v dpkg-deb >/dev/null || fail "no dpkg-deb"
 

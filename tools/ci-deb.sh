@@ -4,7 +4,7 @@
 # and check that nothing is left. Fails loudly at the first problem.
 #
 # Needs (apt): dpkg, adduser, python3, python3-venv, systemd (for systemd-analyze), util-linux
-# (setpriv), coreutils (timeout); and .venv with the test extra (build, pip), as .ci/run makes.
+# (setpriv), coreutils (timeout); and .venv with the dev extra (build, pip), as .ci/run makes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

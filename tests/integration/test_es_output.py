@@ -15,16 +15,6 @@ from sorabeat.es.output import ElasticsearchOutput
 from sorabeat.es.settings import DeadLetterIndex, NonIndexablePolicy
 from sorabeat.monitoring.registry import Registry
 from sorabeat.outputs.backoff import BackoffSettings
-from tests.emulators.elasticsearch import (
-    DelayAfterCommit,
-    ElasticsearchEmulator,
-    ItemFaults,
-    RandomFaults,
-    Reset,
-    Truncated,
-    WholeFault,
-    WrongItemCount,
-)
 from tests.es_support import (
     AGENT,
     AckRecorder,
@@ -34,6 +24,16 @@ from tests.es_support import (
     publish_all,
     seqs,
     source_of,
+)
+from tools.emulators.elasticsearch import (
+    DelayAfterCommit,
+    ElasticsearchEmulator,
+    ItemFaults,
+    RandomFaults,
+    Reset,
+    Truncated,
+    WholeFault,
+    WrongItemCount,
 )
 
 INDEX = "sorabeat-0.1.0-2026.01.02"
