@@ -8,13 +8,8 @@ import ssl
 from collections.abc import Callable
 
 from sorabeat.lumberjack import compression
-from sorabeat.lumberjack.client import (
-    Endpoint,
-    LumberjackClient,
-    TransportError,
-    describe,
-    parse_host,
-)
+from sorabeat.lumberjack.client import LumberjackClient, TransportError, describe
+from sorabeat.lumberjack.hosts import Endpoint, parse_host
 from sorabeat.lumberjack.protocol import AckReader, ProtocolError, window_frame
 from sorabeat.lumberjack.settings import LogstashSettings
 

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from sorabeat.config.schema import PositiveSeconds, Range, Seconds, setting
+from sorabeat.lumberjack.hosts import parse_host
 from sorabeat.outputs.backoff import BackoffSettings
 from sorabeat.tls import TLSSettings
-
-DEFAULT_PORT = 5044
 
 
 @dataclass(frozen=True)
@@ -65,14 +64,12 @@ class LogstashSettings:
     ssl: TLSSettings = setting(factory=TLSSettings, doc="TLS to Logstash.")
 
     def problems(self) -> list[tuple[str, str]]:
-        from sorabeat.lumberjack.client import parse_host
-
         if self.enabled and not self.hosts:
             return [("hosts", "at least one host is needed")]
         out: list[tuple[str, str]] = []
         for host in self.hosts:
             try:
-                parse_host(host, DEFAULT_PORT)
+                parse_host(host)
             except ValueError as exc:
                 out.append(("hosts", str(exc)))
         return out

@@ -6,8 +6,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from tests.emulators.elasticsearch import ElasticsearchEmulator
 from tests.integration.procs import free_port, receiver, running, write_config
+from tools.emulators.elasticsearch import ElasticsearchEmulator
 
 MODULE = [{"module": "sora", "hosts": ["127.0.0.1:3000"]}]
 
