@@ -16,8 +16,10 @@ No rate is given (never a negative, infinite or NaN one) for:
   counters start the next comparison;
 - an interval that is zero or negative (a timestamp that did not move, a clock set back);
 - a counter missing, or not an integer, in either poll (only that rate is left out);
-- a connection without identity (no ``connection_id``, and no ``channel_id``+``client_id``),
-  or whose identity appears twice in one poll.
+- a connection without identity (no ``connection_id``, and no ``channel_id``+``client_id``);
+- a connection whose identity already appeared earlier in the same response (the first one
+  is compared as usual: a response is read element by element), and, next poll, every
+  connection of an identity that appeared twice (which one would it be?).
 
 Memory: each completed poll replaces the host's table whole, so connections that vanished
 are forgotten and the table never holds more than the last response's connections. Nothing
