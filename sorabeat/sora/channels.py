@@ -20,7 +20,8 @@ Use: ``ChannelTotals.add(connection, rates)`` per connection, then ``summaries()
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sorabeat.sora.rates import QUALITY_RATES, RATE_NAMES
@@ -28,14 +29,31 @@ from sorabeat.sora.rates import QUALITY_RATES, RATE_NAMES
 UNSTABLE_LEVEL = "unstable_level"
 
 
+_ALL_RATES = itemgetter(*RATE_NAMES)
+_QUALITY = [(i, name) for i, name in enumerate(RATE_NAMES) if name in QUALITY_RATES]
+
+
 class _Channel:
-    __slots__ = ("connections", "rated", "unstable_level", "values")
+    __slots__ = ("connections", "full", "partial", "unstable_level")
 
     def __init__(self) -> None:
         self.connections = 0
-        self.rated = 0
-        self.values: dict[str, list[float]] = {}  # rate name -> its connections' values
+        self.full: list[tuple[float, ...]] = []  # every rate, in RATE_NAMES order
+        self.partial: list[Mapping[str, float]] = []  # some rates missing
         self.unstable_level: int | None = None
+
+    def values(self) -> dict[str, Sequence[float]]:
+        """Rate name -> its value of each rated connection that has it."""
+        # no full row: no column (zip stops at once)
+        columns: dict[str, Sequence[float]] = dict(
+            zip(RATE_NAMES, zip(*self.full, strict=True), strict=False)
+        )
+        for rates in self.partial:
+            for name in RATE_NAMES:
+                value = rates.get(name)
+                if value is not None:
+                    columns[name] = [*columns.get(name, ()), value]
+        return columns
 
 
 class ChannelTotals:
@@ -46,30 +64,24 @@ class ChannelTotals:
 
     def add(self, connection: Mapping[str, Any], rates: Mapping[str, float] | None) -> None:
         channel_id = connection.get("channel_id")
-        if not isinstance(channel_id, str) or not channel_id:
+        if type(channel_id) is not str or not channel_id:
             return
         channel = self._channels.get(channel_id)
         if channel is None:
             channel = self._channels[channel_id] = _Channel()
         channel.connections += 1
         network = connection.get("network_status")
-        if isinstance(network, dict):
+        if type(network) is dict:
             level = network.get(UNSTABLE_LEVEL)
             if type(level) is int and (
                 channel.unstable_level is None or level > channel.unstable_level
             ):
                 channel.unstable_level = level
         if rates:
-            channel.rated += 1
-            values = channel.values
-            for name in RATE_NAMES:
-                value = rates.get(name)
-                if value is not None:
-                    found = values.get(name)
-                    if found is None:
-                        values[name] = [value]
-                    else:
-                        found.append(value)
+            try:
+                channel.full.append(_ALL_RATES(rates))
+            except KeyError:
+                channel.partial.append(rates)
 
     def summaries(self) -> list[dict[str, Any]]:
         """One document per channel (see the module's description)."""
@@ -78,12 +90,11 @@ class ChannelTotals:
             doc: dict[str, Any] = {
                 "channel_id": channel_id,
                 "connections": channel.connections,
-                "rated_connections": channel.rated,
+                "rated_connections": len(channel.full) + len(channel.partial),
             }
-            values = channel.values
-            sums = {name: math.fsum(values[name]) for name in RATE_NAMES if name in values}
-            if sums:
-                doc["rates"] = sums
+            values = channel.values()
+            if values:
+                doc["rates"] = {name: math.fsum(values[name]) for name in values}
             maxima: dict[str, float | int] = {
                 name: max(values[name]) for name in QUALITY_RATES if name in values
             }

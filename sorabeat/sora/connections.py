@@ -117,16 +117,19 @@ def document(
         if added:
             connection.update(added)
         return key, (orjson.dumps(connection),)
-    if ccid is None and not added:
-        return key, (element,)
-    # one exact-size copy; orjson's output for a short string is a 4 KiB allocation
-    parts: list[Buffer] = [memoryview(element)[:-1]]
+    if not added:
+        if ccid is None:
+            return key, (element,)
+        # one exact-size copy; orjson's output for a short string is a 4 KiB allocation
+        body = b"".join(
+            (memoryview(element)[:-1], b',"channel_client_id":', orjson.dumps(ccid), b"}")
+        )
+        return key, (body,)
     if ccid is not None:
-        parts += (b',"channel_client_id":', orjson.dumps(ccid))
-    if added:
-        parts += (b",", memoryview(orjson.dumps(added))[1:-1])
-    parts.append(b"}")
-    return key, (b"".join(parts),)
+        added = {"channel_client_id": ccid, **added}  # one serialization for both
+    # the added object's closing brace closes the document
+    body = b"".join((memoryview(element)[:-1], b",", memoryview(orjson.dumps(added))[1:]))
+    return key, (body,)
 
 
 def documents_from_objects(

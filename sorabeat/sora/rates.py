@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sorabeat.sora.connections import channel_client_id
@@ -63,6 +64,8 @@ QUALITY_RATES: tuple[str, ...] = RATE_NAMES[4:]  # NACKs, PLIs, FIRs
 _US_PER_S = 1_000_000
 _SCALES = tuple(factor * _US_PER_S for _, _, factor in COUNTERS)
 _NO_COUNTERS: Counters = (None,) * len(COUNTERS)
+_CURRENT = itemgetter(*(names[0] for _, names, _ in COUNTERS))
+_LEGACY = itemgetter(*(names[-1] for _, names, _ in COUNTERS))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 
@@ -82,12 +85,7 @@ def parse_timestamp(value: Any) -> int | None:
     return (moment - _EPOCH) // _ONE_US
 
 
-def counters(connection: Mapping[str, Any]) -> Counters:
-    """The counters the rates derive from, in COUNTERS order; None where missing or not an
-    integer (a boolean is not one)."""
-    rtp = connection.get("rtp")
-    if not isinstance(rtp, dict):
-        return _NO_COUNTERS
+def _counters_one_by_one(rtp: dict[str, Any]) -> Counters:
     out: list[int | None] = []
     for _, names, _ in COUNTERS:
         found = None
@@ -98,6 +96,26 @@ def counters(connection: Mapping[str, Any]) -> Counters:
                 break
         out.append(found)
     return tuple(out)
+
+
+def counters(connection: Mapping[str, Any]) -> Counters:
+    """The counters the rates derive from, in COUNTERS order; None where missing or not an
+    integer (a boolean is not one)."""
+    rtp = connection.get("rtp")
+    if type(rtp) is not dict:
+        return _NO_COUNTERS
+    # the common case in C: every counter of one generation there, every one an int
+    try:
+        values: Counters = _CURRENT(rtp)
+    except KeyError:
+        try:
+            values = _LEGACY(rtp)
+        except KeyError:
+            return _counters_one_by_one(rtp)
+    for value in values:
+        if type(value) is not int:
+            return _counters_one_by_one(rtp)
+    return values
 
 
 def connection_key(connection: Mapping[str, Any]) -> str | None:
@@ -118,16 +136,27 @@ def rates_between(previous: Snapshot, current: Snapshot) -> Rates | None:
     if interval <= 0:
         return None
     out: Rates = {INTERVAL: interval / _US_PER_S}
-    for name, scale, old, new in zip(RATE_NAMES, _SCALES, before, after, strict=True):
-        if old is None or new is None:
-            continue
-        if new < old:
-            return None  # reset: no rate at all this poll, not just for this counter
-        try:
+    try:
+        for name, scale, old, new in zip(RATE_NAMES, _SCALES, before, after, strict=True):
+            if old is None or new is None:
+                continue
+            if new < old:
+                return None  # reset: no rate at all this poll, not just for this counter
             out[name] = (new - old) * scale / interval
-        except OverflowError:  # beyond a float: not a rate worth reporting
-            continue
+    except OverflowError:  # a rate beyond a float: leave out just those (never seen)
+        return _rates_but_the_huge(out[INTERVAL], interval, before, after)
     return out if len(out) > 1 else None
+
+
+def _rates_but_the_huge(seconds: float, interval: int, before: Counters, after: Counters) -> Rates:
+    out: Rates = {INTERVAL: seconds}
+    for name, scale, old, new in zip(RATE_NAMES, _SCALES, before, after, strict=True):
+        if old is not None and new is not None:  # none went down: checked before
+            try:
+                out[name] = (new - old) * scale / interval
+            except OverflowError:
+                continue
+    return out
 
 
 class RatePoll:
