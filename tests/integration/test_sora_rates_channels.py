@@ -4,10 +4,13 @@ and channels are on, one error event per metricset when a poll fails."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -158,3 +161,39 @@ async def test_a_failed_poll_is_one_error_event_per_metricset_and_rates_go_on(
     assert all("HTTP 500" in d["error"]["message"] for d in failed)
     for c in sora_part(recovered, "connections"):  # over the 20 s since the last good poll
         assert c["rates"] == exact_rates(before[c["connection_id"]], after[c["connection_id"]])
+
+
+async def test_cli_test_modules_selects_channels(
+    sim: tuple[SoraSimulator, Clock], tmp_path: Path
+) -> None:
+    simulator, _ = sim
+    home = tmp_path / "home"
+    (home / "modules.d").mkdir(parents=True)
+    (home / "sorabeat.yml").write_text("output.console: {}\n")
+    module = {"module": "sora", "metricsets": ["stats", "connections", "channels"]}
+    module["hosts"] = [simulator.url]  # type: ignore[assignment]
+    (home / "modules.d" / "sora.yml").write_text(orjson.dumps([module]).decode())
+    for path in (home / "sorabeat.yml", home / "modules.d" / "sora.yml"):
+        path.chmod(0o600)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sorabeat",
+        "test",
+        "modules",
+        "sora",
+        "channels",
+        "--path.home",
+        str(home),
+        cwd=home,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err
+    text = out.decode()
+    # the one poller that fetches for both, and nothing else (no stats)
+    assert f"sora/connections+channels from {simulator.address[0]}" in text  # type: ignore[index]
+    assert "sora/stats" not in text
+    assert '"name": "channels"' in text and '"channel_id"' in text
+    assert simulator.served.connections.ok == 1 and simulator.served.stats.ok == 0
