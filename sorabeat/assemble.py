@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from sorabeat.config.load import LoadedConfig
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.config.settings import Settings
 from sorabeat.event import AgentInfo, EnvelopeSettings
 from sorabeat.monitoring.registry import Registry
@@ -17,8 +19,15 @@ from sorabeat.sora.hosts import parse_host
 from sorabeat.sora.input import SoraInput
 from sorabeat.spool.base import Spool
 from sorabeat.spool.memory import MemoryQueue
-from sorabeat.spool.settings import SpoolSettings
+from sorabeat.spool.settings import SpoolSettings, spool_directory
 from sorabeat.tls import TLSConfigError, client_context
+
+log = logging.getLogger("sorabeat")
+
+_UNVERIFIED = (
+    "ssl.verification_mode is none: the server's certificate is not verified, so anyone on "
+    "the network path can impersonate the server and read or change what is sent"
+)
 
 
 def startup_problems(loaded: LoadedConfig) -> list[str]:
@@ -46,6 +55,33 @@ def startup_problems(loaded: LoadedConfig) -> list[str]:
         except TLSConfigError as exc:
             problems.append(f"output.{name}.{exc}")
     return problems
+
+
+def insecure_tls_warnings(settings: Settings) -> list[str]:
+    """One warning per output and per Sora module that uses TLS without verifying the server
+    (only ``test output`` said so before: the run log was silent)."""
+    warnings: list[str] = []
+    for i, module in enumerate(settings.modules):
+        https = any(parse_host(h).https for h in module.hosts)  # http hosts use no TLS
+        if https and module.ssl.active(https) and module.ssl.verification_mode == "none":
+            warnings.append(f"sorabeat.modules.{i} ({', '.join(module.hosts)}): {_UNVERIFIED}")
+    name = output_name(settings) if settings.output.enabled() else None
+    out = settings.output
+    if name == "logstash" and out.logstash is not None:
+        tls_on = out.logstash.ssl.active()
+        verification = out.logstash.ssl.verification_mode
+    elif name == "elasticsearch" and out.elasticsearch is not None:
+        from sorabeat.es.hosts import parse_host as parse_es_host
+
+        es = out.elasticsearch
+        https = any(parse_es_host(h, es.protocol, es.path).scheme == "https" for h in es.hosts)
+        tls_on = https and es.ssl.active(https)  # http hosts use no TLS
+        verification = es.ssl.verification_mode
+    else:
+        return warnings
+    if tls_on and verification == "none":
+        warnings.append(f"output.{name}: {_UNVERIFIED}")
+    return warnings
 
 
 def output_name(settings: Settings) -> str:
@@ -99,7 +135,7 @@ async def build_spool(loaded: LoadedConfig, metrics: Registry) -> Spool:
     from sorabeat.spool.disk import DiskSpool
 
     spool_settings = queue.spool or SpoolSettings(path=os.path.join(loaded.paths.data, "spool"))
-    directory = os.path.join(loaded.paths.home, spool_settings.path)
+    directory = spool_directory(queue.spool, loaded.paths.home, loaded.paths.data)
     return await DiskSpool.open(directory, spool_settings, metrics)
 
 
@@ -107,9 +143,17 @@ async def build_pipeline(
     loaded: LoadedConfig, agent: AgentInfo, metrics: Registry, output: Output | None = None
 ) -> Pipeline:
     settings = loaded.settings
+    for warning in insecure_tls_warnings(settings):
+        log.warning("%s", warning)
     spool = await build_spool(loaded, metrics)
     output = output or build_output(loaded, agent, metrics)
-    source = SoraInput(settings.modules, envelope_settings(settings, agent), spool, metrics)
+    source = SoraInput(
+        settings.modules,
+        envelope_settings(settings, agent),
+        spool,
+        metrics,
+        scrubber=SecretScrubber(loaded.secret_values),
+    )
     return Pipeline(
         source=source,
         spool=spool,

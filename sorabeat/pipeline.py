@@ -79,7 +79,12 @@ class Pipeline:
                 pending,
             )
             drained = asyncio.ensure_future(self.spool.wait_drained())
-            await asyncio.wait({drained, publishing}, timeout=max(deadline - loop.time(), 0))
+            # whichever comes first: every event acknowledged, the publisher failing, the timeout
+            await asyncio.wait(
+                {drained, publishing},
+                timeout=max(deadline - loop.time(), 0),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
             drained.cancel()
         publishing.cancel()
         for task in (polling, publishing, stopping):

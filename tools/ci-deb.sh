@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# CI check of the Debian package on this machine (Debian 12, as root): build it, install it with
-# dpkg -i, use it as an operator would (also as the service user), upgrade over itself, purge it,
+# tools/ci-deb.sh DEB: CI check of the Debian package on this machine (Debian 12, as root): install
+# it with dpkg -i, use it as an operator would (also as the service user), upgrade over itself, purge it,
 # and check that nothing is left. Fails loudly at the first problem.
 #
-# Needs (apt): dpkg, adduser, python3, python3-venv, systemd (for systemd-analyze), util-linux
-# (setpriv), coreutils (timeout); and .venv with the test extra (build, pip), as .ci/run makes.
+# Needs (apt): dpkg, adduser, python3.11, systemd (for systemd-analyze), util-linux (setpriv),
+# coreutils (timeout), man-db (man). tools/ci-packages.sh builds the .deb and runs this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +16,8 @@ if dpkg-query -W -f='${Status}' sorabeat 2>/dev/null | grep -q installed; then
     fail "a sorabeat package is already installed here; this check would replace it"
 fi
 
-step "building"
-deb=$(tools/build-deb.sh | tail -n 1)
-[ -f "$deb" ] || fail "build-deb.sh printed no package path"
+deb=${1:?usage: ci-deb.sh DEB}
+[ -f "$deb" ] || fail "no $deb"
 
 purge() { dpkg --purge sorabeat >/dev/null 2>&1 || true; }
 trap purge EXIT
@@ -28,6 +27,8 @@ dpkg -i "$deb"
 
 step "checking the installation"
 sorabeat version | grep -q '^sorabeat version ' || fail "sorabeat version"
+TIMEFORMAT="ci-deb.sh: start-up of the installed sorabeat version: %Rs"
+time sorabeat version >/dev/null
 sorabeat test config -c /etc/sorabeat/sorabeat.yml
 getent passwd sorabeat >/dev/null || fail "no sorabeat user"
 [ "$(getent passwd sorabeat | cut -d: -f7)" = /usr/sbin/nologin ] || fail "sorabeat user has a shell"
@@ -44,6 +45,10 @@ done
 verify=$(systemd-analyze verify /lib/systemd/system/sorabeat.service 2>&1) || fail "$verify"
 [ -z "$verify" ] || fail "systemd-analyze verify: $verify"
 sorabeat modules list | grep -qx sora || fail "modules list does not show sora"
+[ -n "$(find /usr/lib/sorabeat -name '*.pyc' -print -quit)" ] || fail "postinst compiled no bytecode"
+if command -v man >/dev/null; then
+    man -P cat sorabeat 2>/dev/null | grep -q 'keystore add' || fail "man sorabeat lacks the commands"
+fi
 
 step "keystore made by root, used by the service user"
 as_service() { setpriv --reuid sorabeat --regid sorabeat --init-groups -- "$@"; }
@@ -88,7 +93,7 @@ sorabeat version >/dev/null
 step "purging"
 trap - EXIT
 dpkg --purge sorabeat
-for path in /usr/share/sorabeat /usr/bin/sorabeat /etc/sorabeat /var/lib/sorabeat \
+for path in /usr/share/sorabeat /usr/lib/sorabeat /usr/bin/sorabeat /etc/sorabeat /var/lib/sorabeat \
     /var/log/sorabeat /lib/systemd/system/sorabeat.service; do
     [ ! -e "$path" ] || fail "$path is left after purge"
 done

@@ -25,6 +25,7 @@ COMMANDS = (
     "export",
     "modules",
     "keystore",
+    "spool",
     "version",
     "simulate",
     "receive",
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sorabeat",
         description="Ships Sora (WebRTC SFU) statistics to Logstash or Elasticsearch.",
+        # an option of a command (spool inspect --path) must not read as an abbreviation
+        # of a global one (--path.home, --path.data, ...)
+        allow_abbrev=False,
     )
     add_global_flags(parser, top_level=True)
     common = argparse.ArgumentParser(add_help=False)

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import dataclasses
 import os
-import signal
 import tempfile
 import time
 
@@ -21,7 +20,7 @@ import yaml
 from sorabeat.agent import agent_info
 from sorabeat.assemble import build_pipeline
 from sorabeat.certs import make_ca, make_certificate
-from sorabeat.cli.common import CliError, selectors
+from sorabeat.cli.common import STOP_SIGNALS, CliError, selectors
 from sorabeat.config.load import ConfigError, LoadedConfig, LoadOptions, load
 from sorabeat.config.schema import parse_duration
 from sorabeat.logs import configure
@@ -60,7 +59,10 @@ def handle(args: argparse.Namespace) -> int:
     if args.duration <= 0 or period <= 0 or args.connections < 0:
         raise CliError("--duration and --period must be > 0, --connections >= 0", 2)
     if args.keep:
-        os.makedirs(args.keep, exist_ok=True)
+        try:
+            os.makedirs(args.keep, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"--keep: cannot create {args.keep}: {exc.strerror or exc}") from None
         return asyncio.run(demo(args, period, args.keep))
     with tempfile.TemporaryDirectory(prefix="sorabeat-demo-") as workdir:
         return asyncio.run(demo(args, period, workdir))
@@ -68,11 +70,18 @@ def handle(args: argparse.Namespace) -> int:
 
 async def demo(args: argparse.Namespace, period: float, workdir: str) -> int:
     ca = make_ca("sorabeat demo CA", days=1)
-    ca_path, _ = ca.write(workdir, "ca")
-    server_cert, server_key = make_certificate(ca, "localhost", days=1).write(workdir, "receiver")
-    client_cert, client_key = make_certificate(
-        ca, "sorabeat", hostnames=(), server=False, client=True, days=1
-    ).write(workdir, "sorabeat")
+    try:
+        ca_path, _ = ca.write(workdir, "ca")
+        server_cert, server_key = make_certificate(ca, "localhost", days=1).write(
+            workdir, "receiver"
+        )
+        client_cert, client_key = make_certificate(
+            ca, "sorabeat", hostnames=(), server=False, client=True, days=1
+        ).write(workdir, "sorabeat")
+    except OSError as exc:
+        raise CliError(
+            f"cannot write the demo's files in {workdir}: {exc.strerror or exc}"
+        ) from None
 
     simulator = SoraSimulator(args.profile, args.connections, seed=int(time.time()))
     sora_host, sora_port = await simulator.start("127.0.0.1", 0)
@@ -114,7 +123,7 @@ async def demo(args: argparse.Namespace, period: float, workdir: str) -> int:
         pipeline = await build_pipeline(loaded, agent, metrics)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, stop.set)
         running = asyncio.ensure_future(pipeline.run(stop))
         progress = asyncio.ensure_future(_progress(metrics, receiver, period))

@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 
 from sorabeat import logs
 from sorabeat.cli.arguments import count, non_negative
-from sorabeat.cli.common import CliError, selectors
+from sorabeat.cli.common import STOP_SIGNALS, CliError, selectors
 from sorabeat.config.settings import LoggingSettings
 from sorabeat.lumberjack.client import parse_host
 from sorabeat.lumberjack.receiver import LumberjackReceiver, ReceiverOptions
@@ -40,11 +39,29 @@ def register(
     )
     parser.add_argument("--output", metavar="FILE", help="append acknowledged events (NDJSON)")
     parser.add_argument("--no-validate", action="store_true", help="accept non-object payloads")
-    parser.add_argument("--idle-timeout", type=non_negative, default=60.0, metavar="S")
+    parser.add_argument(
+        "--idle-timeout",
+        type=non_negative,
+        default=60.0,
+        metavar="S",
+        help="close a connection with no reads or writes for S seconds (0: never; default 60)",
+    )
     tls = parser.add_argument_group("TLS")
-    tls.add_argument("--ssl.certificate", dest="ssl_certificate", metavar="FILE")
-    tls.add_argument("--ssl.key", dest="ssl_key", metavar="FILE")
-    tls.add_argument("--ssl.key_passphrase", dest="ssl_key_passphrase", metavar="TEXT")
+    tls.add_argument(
+        "--ssl.certificate",
+        dest="ssl_certificate",
+        metavar="FILE",
+        help="PEM server certificate: serve TLS (with --ssl.key)",
+    )
+    tls.add_argument(
+        "--ssl.key", dest="ssl_key", metavar="FILE", help="PEM private key of the certificate"
+    )
+    tls.add_argument(
+        "--ssl.key_passphrase",
+        dest="ssl_key_passphrase",
+        metavar="TEXT",
+        help="passphrase of an encrypted key",
+    )
     tls.add_argument(
         "--ssl.certificate_authorities",
         dest="ssl_cas",
@@ -67,21 +84,51 @@ def register(
         default="highest",
         help="highest seq (Logstash) or event count (go-lumber)",
     )
-    switches.add_argument("--partial-ack-every", type=count, default=0, metavar="N")
-    switches.add_argument("--ack-delay", type=non_negative, default=0.0, metavar="S")
+    switches.add_argument(
+        "--partial-ack-every",
+        type=count,
+        default=0,
+        metavar="N",
+        help="also ACK after every N events of a window (0: one ACK per window)",
+    )
+    switches.add_argument(
+        "--ack-delay",
+        type=non_negative,
+        default=0.0,
+        metavar="S",
+        help="wait S seconds before each ACK (a slow server)",
+    )
     switches.add_argument("--never-ack", action="store_true", help="no ACK, no keepalive")
-    switches.add_argument("--drop-after-events", type=count, default=0, metavar="N")
+    switches.add_argument(
+        "--drop-after-events",
+        type=count,
+        default=0,
+        metavar="N",
+        help="abort a connection once N events arrived on it, unacknowledged (0: never)",
+    )
     switches.add_argument(
         "--drop-connections", type=count, default=1, metavar="N", help="0: every connection"
     )
-    switches.add_argument("--keepalive-interval", type=non_negative, default=5.0, metavar="S")
+    switches.add_argument(
+        "--keepalive-interval",
+        type=non_negative,
+        default=5.0,
+        metavar="S",
+        help="while a window waits, send an empty ACK every S seconds (0: never; default 5)",
+    )
     switches.add_argument(
         "--idle-close-rst", action="store_true", help="close idle connections with RST"
     )
     switches.add_argument(
         "--no-empty-window-ack", action="store_true", help="do not answer W 0 (go-lumber)"
     )
-    switches.add_argument("--max-window", type=count, default=10000, metavar="N")
+    switches.add_argument(
+        "--max-window",
+        type=count,
+        default=10000,
+        metavar="N",
+        help="a window announcing more than N events is a protocol error (default 10000)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -144,7 +191,7 @@ async def _serve(host: str, port: int, options: ReceiverOptions) -> None:
     bound_host, bound_port = await receiver.start(host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     print(f"sorabeat receive: listening on {shown}:{bound_port}", flush=True)

@@ -1,4 +1,4 @@
-"""``sorabeat run`` (the default command): poll Sora and ship until SIGTERM/SIGINT."""
+"""``sorabeat run`` (the default command): poll Sora and ship until SIGTERM/SIGINT/SIGHUP."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import time
 from sorabeat import __version__
 from sorabeat.agent import DataDirLockedError, agent_info, lock_data_dir
 from sorabeat.assemble import build_pipeline, output_name, startup_problems
-from sorabeat.cli.common import CliError, load_config, setup_logging
+from sorabeat.cli.common import STOP_SIGNALS, CliError, load_config, setup_logging
 from sorabeat.config.load import LoadedConfig
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.monitoring.logline import MetricsLog
 from sorabeat.monitoring.registry import Registry
 from sorabeat.monitoring.server import MonitoringServer
@@ -83,7 +84,9 @@ async def run(loaded: LoadedConfig, *, no_publish: bool = False) -> None:
         raise CliError(f"cannot use path.data {loaded.paths.data}: {exc.strerror or exc}") from None
     monitor: MonitoringServer | None = None
     if settings.http.enabled:
-        monitor = MonitoringServer(settings.http, agent, metrics)
+        monitor = MonitoringServer(
+            settings.http, agent, metrics, scrubber=SecretScrubber(loaded.secret_values)
+        )
         try:
             await monitor.start()
         except OSError as exc:
@@ -102,7 +105,7 @@ async def run(loaded: LoadedConfig, *, no_publish: bool = False) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         on_signal = _StopOnSignal(stop)
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, on_signal, sig)
         if settings.logging.metrics.enabled:
             metrics_log = asyncio.create_task(
@@ -134,8 +137,8 @@ _REPEAT_GRACE = 1.0
 
 
 class _StopOnSignal:
-    """First SIGTERM/SIGINT: stop gracefully. Another one later: exit at once (the spool keeps
-    what was not acknowledged)."""
+    """First SIGTERM/SIGINT/SIGHUP: stop gracefully. Another one later: exit at once (the
+    spool keeps what was not acknowledged)."""
 
     def __init__(self, stop: asyncio.Event) -> None:
         self.stop = stop

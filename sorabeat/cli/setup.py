@@ -101,7 +101,21 @@ def handle(args: argparse.Namespace) -> int:
     setup_logging(args, loaded)
     chosen = [p for p in PARTS if getattr(args, f"setup_{p.flag.replace('-', '_')}", False)]
     for part in chosen or PARTS:
-        print(f"{part.flag}:")
-        part.run(loaded, lambda line: print(f"  {line}", flush=True), part in chosen)
+        part.run(loaded, _under_heading(f"{part.flag}:"), part in chosen)
     print("Setup finished")
     return 0
+
+
+def _under_heading(heading: str) -> Write:
+    """Print ``heading`` before the first line only: a part that fails before saying
+    anything leaves no empty heading above its error."""
+    shown = False
+
+    def write(line: str) -> None:
+        nonlocal shown
+        if not shown:
+            print(heading, flush=True)
+            shown = True
+        print(f"  {line}", flush=True)
+
+    return write

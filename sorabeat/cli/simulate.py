@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 
 from sorabeat.cli.arguments import count, listen_address, non_negative, positive_count
-from sorabeat.cli.common import CliError
+from sorabeat.cli.common import STOP_SIGNALS, CliError
 from sorabeat.sora.simulator import FAULTS, PROFILES, SoraSimulator
 
 log = logging.getLogger("sorabeat.sora.simulator")
@@ -109,7 +108,7 @@ async def serve(simulator: SoraSimulator, host: str, port: int) -> None:
         raise CliError(f"sorabeat simulate: cannot listen on {host}:{port}: {reason}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     count = len(simulator.state.live)
     print(

@@ -118,7 +118,11 @@ def check_permissions(path: str) -> str | None:
     return None
 
 
-def _read_text(path: str, strict: bool, problems: list[Problem]) -> str | None:
+def _read_text(
+    path: str, strict: bool, problems: list[Problem], missing_ok: bool = False
+) -> str | None:
+    if missing_ok and not os.path.lexists(path):
+        return None
     try:
         if strict:
             denied = check_permissions(path)
@@ -133,8 +137,9 @@ def _read_text(path: str, strict: bool, problems: list[Problem]) -> str | None:
     return None
 
 
-def _read_files(opts: LoadOptions) -> tuple[RawConfig, list[str]]:
-    """The ``-c`` files merged in order, then the ``-E`` overrides; ConfigError if unreadable."""
+def _read_files(opts: LoadOptions, missing_ok: bool = False) -> tuple[RawConfig, list[str]]:
+    """The ``-c`` files merged in order, then the ``-E`` overrides; ConfigError if unreadable
+    (or missing, unless ``missing_ok``)."""
     problems: list[Problem] = []
     cwd = opts.cwd or os.getcwd()
     flag_config = os.path.join(cwd, opts.path_config or opts.path_home or "")
@@ -143,7 +148,7 @@ def _read_files(opts: LoadOptions) -> tuple[RawConfig, list[str]]:
 
     raw = RawConfig()
     for path in resolved:
-        text = _read_text(path, opts.strict_perms, problems)
+        text = _read_text(path, opts.strict_perms, problems, missing_ok)
         if text is None:
             continue
         try:
@@ -164,8 +169,9 @@ def _read_files(opts: LoadOptions) -> tuple[RawConfig, list[str]]:
 
 def load_paths(opts: LoadOptions) -> Paths:
     """Only the ``path.*`` directories (for commands such as ``keystore`` and ``modules``,
-    which must work while the rest of the configuration cannot be resolved yet)."""
-    raw, _ = _read_files(opts)
+    which must work while the rest of the configuration cannot be resolved yet, or before
+    there is any: ``keystore create`` comes before the first ``sorabeat.yml``)."""
+    raw, _ = _read_files(opts, missing_ok=True)
     return resolve_paths(raw, opts)
 
 

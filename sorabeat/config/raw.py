@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from sorabeat.config import yamlbounds
 from sorabeat.config.schema import Path, Problem
 
 
@@ -62,9 +63,9 @@ def parse_yaml_list(text: str, label: str, base: Path, start: int, raw: RawConfi
 def _parse(
     text: str, label: str, base: Path, raw: RawConfig, top: type, what: str, start: int = 0
 ) -> Any:
-    loader = yaml.SafeLoader(text)
+    loader = yamlbounds.BoundedLoader(text)
     try:
-        node = loader.get_single_node()
+        node = yamlbounds.compose(loader)
         if node is None:
             return None
         if not isinstance(node, top):
@@ -87,7 +88,7 @@ def _parse(
 
 
 def _construct(
-    loader: yaml.SafeLoader, node: yaml.Node, path: Path, raw: RawConfig, label: str
+    loader: yamlbounds.BoundedLoader, node: yaml.Node, path: Path, raw: RawConfig, label: str
 ) -> Any:
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
@@ -169,7 +170,9 @@ def parse_override(text: str) -> RawConfig:
     if not sep or not key:
         raise ConfigFileError(f"-E {text!r}: expected key=value")
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() else ""
+        value = yamlbounds.safe_load(value_text) if value_text.strip() else ""
+    except yamlbounds.YamlLimitError as exc:
+        raise ConfigFileError(f"-E {key}: invalid YAML: {exc.problem}") from None
     except yaml.YAMLError:
         value = value_text
     raw = RawConfig()

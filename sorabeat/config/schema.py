@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
+from sorabeat.config import yamlbounds
+
 T = TypeVar("T")
 
 Path = tuple[str, ...]
@@ -36,7 +38,7 @@ class ExpandedStr(str):
 def _typed(value: Any) -> Any:
     if isinstance(value, ExpandedStr):
         try:
-            parsed = yaml.safe_load(value)
+            parsed = yamlbounds.safe_load(value)
         except yaml.YAMLError:
             return str(value)
         return parsed if isinstance(parsed, bool | int | float | list) else str(value)

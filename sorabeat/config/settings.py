@@ -49,7 +49,9 @@ class SorabeatSection:
         factory=list, doc="Module entries given inline, in addition to the module files."
     )
     shutdown_timeout: Seconds = setting(
-        5.0, doc="On SIGTERM/SIGINT, how long to wait for in-flight events to be acknowledged."
+        5.0,
+        doc="On SIGTERM/SIGINT/SIGHUP, how long at most to wait for pending events to be "
+        "acknowledged.",
     )
 
 

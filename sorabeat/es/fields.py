@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from sorabeat.config import yamlbounds
+
 TYPES = frozenset(
     {"group", "keyword", "text", "long", "double", "float", "date", "boolean", "ip", "object"}
 )
@@ -121,7 +123,7 @@ def load_fields(text: str | None = None) -> list[FieldSet]:
     if text is None:
         text = resources.files("sorabeat").joinpath("fields.yml").read_text("utf-8")
     try:
-        data = yaml.safe_load(text)
+        data = yamlbounds.safe_load(text)
     except yaml.YAMLError as exc:
         raise FieldsError(f"fields.yml is not YAML: {exc}") from None
     return parse_fields(data)

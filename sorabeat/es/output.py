@@ -27,6 +27,7 @@ from sorabeat.es.response import Request, classify, parse_retry_after
 from sorabeat.es.root import CredentialsError, RootError
 from sorabeat.es.settings import ElasticsearchSettings
 from sorabeat.event import AgentInfo, escape_html
+from sorabeat.failure_streak import FailureStreak
 from sorabeat.monitoring.registry import Registry
 from sorabeat.outputs.backoff import Backoff
 from sorabeat.outputs.base import AckFn
@@ -99,6 +100,8 @@ class ElasticsearchOutput:
         self._round_robin = itertools.count(random.randrange(len(self.hosts)))
         self._sticky = random.randrange(len(self.hosts))
         self._builder: ActionBuilder | None = None
+        # a host that stays unreachable is logged once a minute, and once when it is back
+        self._streaks = {h: FailureStreak(f"Elasticsearch at {h.url}") for h in self.hosts}
 
     # ------------------------------------------------------------------- hosts
     def _next_host(self) -> ElasticsearchHost:
@@ -130,11 +133,21 @@ class ElasticsearchOutput:
     def _log_connect_failure(self, host: ElasticsearchHost, exc: Exception) -> None:
         self.metrics.add("output.elasticsearch.connect_errors")
         if isinstance(exc, CredentialsError):
-            log.error("Elasticsearch at %s refused the credentials: %s", host.url, exc)
+            self._host_trouble(host, logging.ERROR, f"refused the credentials: {exc}")
         elif isinstance(exc, RootError):
-            log.error("Elasticsearch at %s is not usable: %s", host.url, exc)
+            self._host_trouble(host, logging.ERROR, f"not usable: {exc}")
         else:
-            log.warning("cannot reach Elasticsearch at %s: %s", host.url, _describe(exc))
+            self._host_trouble(host, logging.WARNING, f"cannot reach it: {_describe(exc)}")
+
+    def _host_trouble(self, host: ElasticsearchHost, level: int, reason: str) -> None:
+        line = self._streaks[host].failed(reason)
+        if line is not None:
+            log.log(level, "%s", line)
+
+    def _host_answered(self, host: ElasticsearchHost) -> None:
+        line = self._streaks[host].succeeded()
+        if line is not None:
+            log.info("%s", line)
 
     # ----------------------------------------------------------------- publish
     async def publish(self, events: Sequence[bytes], ack: AckFn) -> None:
@@ -204,14 +217,14 @@ class ElasticsearchOutput:
             reply = await host.bulk(body)
         except httpx.HTTPError as exc:
             self.metrics.add("output.write.errors")
-            log.warning(
-                "bulk request of %d events to %s failed: %s; retrying",
-                len(chunk),
-                host.url,
-                _describe(exc),
+            self._host_trouble(
+                host,
+                logging.WARNING,
+                f"bulk request of {len(chunk)} events failed: {_describe(exc)}; retrying",
             )
             self._host_failed(host)
             raise _RoundFailedError() from None
+        self._host_answered(host)
         latency_ms = (time.perf_counter() - started) * 1000
         self.metrics.add("output.elasticsearch.bulk_requests")
         self.metrics.add("output.write.bytes", reply.sent_bytes)

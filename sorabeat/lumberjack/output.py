@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sorabeat.event import escape_html
+from sorabeat.failure_streak import FailureStreak
 from sorabeat.lumberjack import protocol
 from sorabeat.lumberjack.client import (
     Endpoint,
@@ -125,6 +126,8 @@ class LogstashOutput:
         self._queue: deque[_Segment] = deque()
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
+        # per host, shared by its connections: a host that stays down is logged once a minute
+        self._streaks = {str(ep): FailureStreak(f"logstash {ep}") for ep in self.endpoints}
 
     # --- the Output protocol -------------------------------------------------------------
 
@@ -221,11 +224,11 @@ class LogstashOutput:
                 worker.index += 1
                 what = "TLS" if isinstance(exc, TLSFailureError) else "cannot connect"
                 if failed_in_a_row < len(worker.endpoints):
-                    log.error("logstash %s: %s: %s; trying the next host", host, what, exc)
+                    self._failed(host, f"{what}: {exc}; trying the next host")
                     continue
                 failed_in_a_row = 0
                 wait = backoff.next_wait()
-                log.error("logstash %s: %s: %s; retrying in %.1fs", host, what, exc, wait)
+                self._failed(host, f"{what}: {exc}; retrying in {wait:.1f}s")
                 await asyncio.sleep(wait)
                 continue
             failed_in_a_row = 0
@@ -241,8 +244,18 @@ class LogstashOutput:
             if len(worker.endpoints) > 1:
                 worker.index += 1
             wait = backoff.next_wait()
-            log.error("logstash %s: %s; retrying in %.1fs", host, outcome.reason, wait)
+            self._failed(host, f"{outcome.reason}; retrying in {wait:.1f}s")
             await asyncio.sleep(wait)
+
+    def _failed(self, host: str, reason: str) -> None:
+        line = self._streaks[host].failed(reason)
+        if line is not None:
+            log.error("%s", line)
+
+    def _succeeded(self, host: str) -> None:
+        line = self._streaks[host].succeeded()
+        if line is not None:
+            log.info("%s", line)
 
     async def _serve(self, worker: _Worker, client: LumberjackClient, backoff: Backoff) -> _Outcome:
         """Send windows and read ACKs until the connection fails or reaches its ttl."""
@@ -267,6 +280,7 @@ class LogstashOutput:
                 self.metrics.set("output.rtt_ms", (loop.time() - started) * 1000, host=host)
                 worker.sizer.succeeded(len(segment.job.events))
                 backoff.reset()
+                self._succeeded(host)  # back only once a window made it, not on connect
                 ack_event.set()
 
         async def sender() -> None:

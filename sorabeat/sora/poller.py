@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterator
 import httpx
 import orjson
 
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.event import MetricsetEncoder, event_timestamp
+from sorabeat.failure_streak import FailureStreak
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora import client as sora_client
 from sorabeat.sora.connections import ConnectionsReader, Document, InvalidJSONError, ShapeError
@@ -65,6 +67,7 @@ class MetricsetPoller:
         sink: EventSink,
         metrics: Registry,
         clock: Callable[[], float] = time.time,
+        scrubber: SecretScrubber | None = None,
         channels: MetricsetEncoder | None = None,
     ) -> None:
         """``metricset`` "channels" alone, or "connections" with a ``channels`` encoder,
@@ -80,8 +83,12 @@ class MetricsetPoller:
         self.sink = sink
         self.metrics = metrics
         self.clock = clock
+        # the error event of every failed poll is shipped; the log says it once a minute
+        self.failures = FailureStreak(f"sora {metricset} from {host.address}")
         self.types = metricset_types(metricset)
         self.invalid_log = InvalidFieldLog(host.address, metricset)
+        # an error message may quote the response, and a server may echo our credentials
+        self.scrubber = scrubber or SecretScrubber(())
         self.channels = encoder if metricset == "channels" else None  # channel events' encoder
         self.encoders = [encoder]  # one error event each when a poll fails
         if metricset == "connections" and channels is not None:
@@ -113,17 +120,25 @@ class MetricsetPoller:
             ]
         except sora_client.FetchError as exc:
             message = str(exc)
-            log.warning("sora %s from %s failed: %s", self.metricset, self.host.address, message)
+            line = self.failures.failed(message)
+            if line is not None:
+                log.warning("%s", line)
         except Exception as exc:  # a bug must not stop this poller, nor hide: log it whole
             message = f"internal error handling the response: {exc!r}"
-            log.exception("sora %s from %s: %s", self.metricset, self.host.address, message)
+            line = self.failures.failed(message)
+            if line is not None:
+                log.error("%s", line, exc_info=self.failures.failures == 1)
         else:
+            back = self.failures.succeeded()
+            if back is not None:
+                log.info("%s", back)
             self.metrics.add("sora.polls.ok", 1, **labels)
             self.metrics.add("sora.events", len(events), **labels)
             log.debug("sora %s from %s: %d events", self.metricset, self.host.address, len(events))
             return events
         duration = time.perf_counter_ns() - t0
         self.metrics.add("sora.polls.failed", 1, **labels)
+        message = self.scrubber.scrub(message)
         return [encoder.encode_error(started_ms, duration, message) for encoder in self.encoders]
 
     async def _fetch(self, started_ms: int) -> list[Batch]:
@@ -131,7 +146,7 @@ class MetricsetPoller:
             buffer = sora_client.BodyBuffer()
             await self._get(buffer)
             report = sora_client.check_stats(
-                sora_client.parse_json(buffer.data, self.host), self.host
+                sora_client.parse_json(buffer.data, self.host, self.scrubber), self.host
             )
             skipped = add_aggregates(report)
             if skipped:
@@ -166,9 +181,8 @@ class MetricsetPoller:
                 f"unexpected response from {url}: GetStatsAllConnections {exc}"
             ) from None
         except InvalidJSONError as exc:
-            raise sora_client.FetchError(
-                f"invalid JSON from {url} ({exc}): {sora_client.snippet(reader.head)}"
-            ) from None
+            shown = sora_client.snippet(reader.head, self.scrubber)
+            raise sora_client.FetchError(f"invalid JSON from {url} ({exc}): {shown}") from None
 
     def _report_invalid(self, invalid: list[InvalidField]) -> None:
         """Count the fields left out of this fetch's events; log each new one once."""
@@ -185,6 +199,7 @@ class MetricsetPoller:
             time_limit=self.timeout,
             max_size=self.max_response_size,
             headers=self.headers,
+            scrubber=self.scrubber,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -209,15 +224,17 @@ class MetricsetPoller:
                     await asyncio.gather(poll, return_exceptions=True)
                     return
                 events = poll.result()
-                await self.sink.append(events)
+                stored = await self.sink.append(events)
                 if events and log.isEnabledFor(logging.DEBUG):
-                    # after append returned, these events are spooled (crash tests read this)
+                    # after append returned, these events are spooled (crash tests and the
+                    # fault campaign read this); dropped ones were logged by the spool
                     log.debug(
-                        "spooled %d %s events of %s from %s",
-                        len(events),
+                        "spooled %d %s events of %s from %s%s",
+                        stored,
                         self.metricset,
                         event_timestamp(events[0]),
                         self.host.address,
+                        "" if stored == len(events) else f" ({len(events) - stored} dropped)",
                     )
                 tick = self._following(tick)
         finally:

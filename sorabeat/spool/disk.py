@@ -74,7 +74,10 @@ class DiskSpool:
         self._segments = [
             SegmentInfo(s.first, s.path, s.size, s.end, s.count) for s in recovery.segments
         ]
-        self._used = sum(s.size for s in self._segments)
+        # segments set aside count toward max_size and are the first to go for room
+        self._corrupt: deque[tuple[str, int]] = deque(recovery.set_aside)
+        self._used = sum(s.size for s in self._segments) + sum(n for _, n in self._corrupt)
+        self._room_freed = 0  # how many times space was freed: a failure older than that may retry
         self._reserved = 0  # bytes framed and waiting for the writer
         self._next_seq = recovery.next_seq
         self._position = recovery.position  # oldest unacknowledged, in memory
@@ -115,6 +118,7 @@ class DiskSpool:
 
         metrics.add("spool.events.corrupt", recovery.corrupt_events)
         metrics.add("spool.segments.corrupt", recovery.corrupt_segments)
+        metrics.add("spool.segments.repaired", recovery.repaired_headers)
         metrics.add("spool.bytes.truncated", recovery.truncated_bytes)
         self._gauges()
         pending = self.pending()
@@ -153,14 +157,30 @@ class DiskSpool:
 
     # -- append --------------------------------------------------------------------------
 
-    async def append(self, events: Sequence[bytes]) -> None:
+    async def append(self, events: Sequence[bytes]) -> int:
         if not events:
-            return
+            return 0
         if self._closing:
             self._drop(len(events), "closed")
-            return
+            return 0
+        payloads = list(events)
+        while True:
+            request = await self._submit(payloads)
+            if request is None:
+                return 0
+            # outside the lock: appends arriving meanwhile join the same fsync
+            await request.done
+            error = request.error
+            if error is None:
+                return len(request.payloads)
+            if not await self._made_room(error, request.room_freed):
+                self._drop(len(request.payloads), _reason(error), error)
+                return 0
+            payloads = list(request.payloads)
+
+    async def _submit(self, payloads: list[bytes]) -> WriteRequest | None:
+        """Number ``payloads`` and hand them to the writer; None if none are to be written."""
         async with self._admission:
-            payloads = list(events)
             # the records, and the header of the segment they may start
             need = sum(map(len, payloads)) + HEADER_SIZE * len(payloads) + SEGMENT_HEADER_SIZE
             if (
@@ -169,19 +189,39 @@ class DiskSpool:
             ):
                 payloads = await self._admit(payloads)
                 if not payloads:
-                    return
+                    return None
             if self.closing():  # the writer may be stopping: nothing submitted now is written
                 self._drop(len(payloads), "closed")
-                return
+                return None
             first = self._next_seq
             data = encode_records(first, payloads)
             self._next_seq += len(payloads)
             self._reserved += len(data) + SEGMENT_HEADER_SIZE  # it may start a segment
             done: asyncio.Future[None] = self._loop.create_future()
             self._submitted.add(done)
-            self._writer.submit(WriteRequest(first, payloads, data, done))
-        # outside the lock: appends arriving meanwhile join the same fsync
-        await done
+            request = WriteRequest(first, payloads, data, done, room_freed=self._room_freed)
+            self._writer.submit(request)
+            return request
+
+    async def _made_room(self, error: OSError, room_freed: int) -> bool:
+        """After a write failed on a full disk under drop_oldest: free space the way max_size
+        does (set-aside files first, then the oldest segment) so the append can be retried.
+        False when it must be dropped instead. Space freed since the failed write was
+        submitted is enough to retry: concurrent failures free one segment, not one each."""
+        if error.errno not in _DISK_FULL or self.when_full != "drop_oldest":
+            return False
+        async with self._admission:
+            if self._closing:
+                return False
+            if self._room_freed != room_freed:
+                return True
+            if self._corrupt:
+                await self._delete_oldest_corrupt("the disk is full")
+                return True
+            if len(self._segments) > 1:
+                await self._drop_oldest_segment("disk_full")
+                return True
+        return False
 
     async def _admit(self, payloads: list[bytes]) -> list[bytes]:
         """The events to write now; the others are counted as dropped (when_full)."""
@@ -193,6 +233,9 @@ class DiskSpool:
                 return []
         need = sum(map(len, payloads)) + HEADER_SIZE * len(payloads) + SEGMENT_HEADER_SIZE
         while self._used + self._reserved + need > self.max_size:
+            if self._corrupt:  # never replayed: they go first, whatever the policy
+                await self._delete_oldest_corrupt(f"max_size ({self.max_size} bytes) is reached")
+                continue
             if len(self._segments) == 1 and not self._reserved:
                 # only the segment being written: it rolls at segment_size, which the
                 # settings keep at most half of max_size, so this overshoot is bounded
@@ -218,19 +261,31 @@ class DiskSpool:
             await waiter.wait()
         return payloads
 
-    async def _drop_oldest_segment(self) -> None:
+    async def _drop_oldest_segment(self, reason: str = "full") -> None:
         seg = self._segments.pop(0)
         seg.gone = True
         unread = seg.count - seg.taken
         seg.taken = seg.count
         self._unread_count -= unread
         self._used -= seg.size
+        self._room_freed += 1
         self._drop_floor = max(self._drop_floor, seg.end)
         if unread:
-            self._drop(unread, "full")
+            self._drop(unread, reason, notice=f"{reason}/oldest")
         self._advance_position()
         self._gauges()
+        # a descriptor the reader keeps open on it would keep its blocks allocated
+        await self._io(self._reader.release, seg)
         await self._unlink([seg.path])
+
+    async def _delete_oldest_corrupt(self, why: str) -> None:
+        path, size = self._corrupt.popleft()
+        self._used -= size
+        self._room_freed += 1
+        self.metrics.add("spool.corrupt.deleted")
+        log.warning("deleted %s (%d bytes, set aside as damaged): %s", path, size, why)
+        self._gauges()
+        await self._unlink([path])
 
     def _report(self, outcome: GroupOutcome | None) -> None:
         """Called in the writer thread."""
@@ -268,8 +323,6 @@ class DiskSpool:
                 self._unread_count += count
                 appended += count
                 self._reader.feed(seg, request.start, request.end, request.first, request.payloads)
-            else:
-                self._drop(count, _reason(request.error), request.error)
             self._submitted.discard(request.done)
             if not request.done.done():
                 request.done.set_result(None)
@@ -478,11 +531,17 @@ class DiskSpool:
             self._segments_gauge = len(self._segments)
             self.metrics.set("spool.segments", self._segments_gauge)
 
-    def _drop(self, count: int, reason: str, error: OSError | None = None) -> None:
+    def _drop(
+        self, count: int, reason: str, error: OSError | None = None, notice: str = ""
+    ) -> None:
+        """Count dropped events; ``notice`` names the log line (default: the reason)."""
         if not count:
             return
         self.metrics.add("spool.events.dropped", count, reason=reason)
-        self._notices.dropped(reason, count, _drop_message(self, reason, error))
+        # every drop is logged at once, never summed for later: a count held back for a
+        # rate-limited line would be lost to a SIGKILL, and drops come at most once per
+        # append (a poll), so the lines stay few
+        log.warning(_drop_message(self, notice or reason, error), count)
 
 
 def _reason(error: OSError) -> str:
@@ -493,11 +552,16 @@ def _drop_message(spool: DiskSpool, reason: str, error: OSError | None) -> str:
     where = spool.directory.replace("%", "%%")
     cause = (error.strerror or str(error)) if error is not None else ""
     cause = cause.replace("%", "%%")
-    if reason == "full":
+    if reason in ("full", "full/oldest"):
         which = "oldest" if spool.when_full == "drop_oldest" else "newest"
         return (
             f"spool {where} is full (max_size {spool.max_size} bytes): dropped %d of the "
             f"{which} events (when_full: {spool.when_full})"
+        )
+    if reason == "disk_full/oldest":
+        return (
+            f"no space left on the disk of spool {where}: deleted its oldest segment, "
+            f"dropped %d of the oldest events (when_full: {spool.when_full})"
         )
     if reason == "disk_full":
         return (

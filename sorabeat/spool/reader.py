@@ -134,6 +134,12 @@ class SegmentReader:
         with self._fd_lock:
             self._close_fd()
 
+    def release(self, seg: SegmentInfo) -> None:
+        """Close the descriptor kept on ``seg`` (being deleted) so its space is freed."""
+        with self._fd_lock:
+            if self._fd_seg is seg:
+                self._close_fd()
+
     def _read_chunk(self, seg: SegmentInfo, offset: int, limit: int, expected: int) -> ReadResult:
         """In a worker thread. The lock keeps close() from closing the descriptor under a
         read that a cancelled get() left running."""

@@ -9,6 +9,13 @@ event's spool position: consecutive, never reused for a durable event, so a gap 
 good records counts exactly the events lost in the bytes between them. The magic bytes can
 never occur in UTF-8 text (events are JSON), which makes looking for the next record after
 damaged bytes cheap.
+
+After damaged bytes, the scanner resynchronises on the next record that passes its CRC and
+is numbered as expected or later. Payloads are opaque bytes, so a damaged record's payload
+may hold bytes that frame a valid record of their own. A candidate numbered past the
+expected one is confirmed when the next record (numbered one more) or the end of the data
+follows it; an unconfirmed candidate gives way to a later confirmed one that does not
+number past it (real records are numbered in file order, so that one is a forgery).
 """
 
 from __future__ import annotations
@@ -48,6 +55,22 @@ def encode_records(first_seq: int, payloads: Sequence[bytes]) -> bytes:
     return b"".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """Bytes skipped because no record could be read there (offsets as the scan's)."""
+
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Sequence numbers (at or past the floor) that no good record carries."""
+
+    first: int
+    count: int
+
+
 @dataclass(slots=True)
 class ScanResult:
     """What ``scan`` found from its start offset.
@@ -66,6 +89,8 @@ class ScanResult:
     lost: int = 0
     skipped_bytes: int = 0
     bad_tail_record: bool = False
+    damage: list[Damage] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
 
 
 _MORE = -1
@@ -118,7 +143,10 @@ def scan(
                     offset = stop
                     continue
                 if seq > expected:
-                    result.lost += _missing(expected, seq, floor)
+                    missing = _missing(expected, seq, floor)
+                    if missing:
+                        result.lost += missing
+                        result.gaps.append(Gap(seq - missing, missing))
                 expected = seq + 1
                 if seq >= floor:
                     emitted += 1
@@ -142,6 +170,7 @@ def scan(
             result.bad_tail_record = _complete_record_at(buf, offset)
             break
         result.skipped_bytes += resume - offset
+        result.damage.append(Damage(offset, resume - offset))
         offset = resume
     result.offset = offset
     result.expected = expected
@@ -151,21 +180,51 @@ def scan(
 
 def _resync(buf: bytes, view: memoryview, start: int, expected: int, final: bool) -> int | None:
     """Offset of the next good record numbered ``expected`` or later; None if there is none;
-    _MORE if a candidate may continue past the buffer."""
+    _MORE if a candidate may continue past the buffer.
+
+    A good record numbered ``expected`` is taken at once, one numbered later if the next
+    record or the end of the data confirms it. An unconfirmed one (its follower is damaged
+    too, or it lies inside a damaged payload) is taken unless a confirmed one numbered no
+    later than it comes after it.
+    """
     end = len(buf)
+    unconfirmed: int | None = None
+    unconfirmed_seq = 0
     i = buf.find(MAGIC, start)
     while i != -1:
         if end - i < HEADER_SIZE:
-            return None if final else _MORE
+            break
         _, crc, length, seq = HEADER.unpack_from(buf, i)
         stop = i + HEADER_SIZE + length
         if stop <= end:
             if seq >= expected and zlib.crc32(view[i + _CRC_FROM : stop]) == crc:
-                return i
+                confirmed = seq == expected or _followed(buf, stop, seq + 1, final)
+                if confirmed is None:
+                    return _MORE
+                if confirmed:
+                    if unconfirmed is not None and seq > unconfirmed_seq:
+                        return unconfirmed
+                    return i
+                if unconfirmed is None:
+                    unconfirmed, unconfirmed_seq = i, seq
         elif not final:
             return _MORE
         i = buf.find(MAGIC, i + 1)
-    return None
+    if not final:
+        return _MORE
+    return unconfirmed
+
+
+def _followed(buf: bytes, stop: int, seq: int, final: bool) -> bool | None:
+    """Whether the data ends at ``stop`` or a record numbered ``seq`` starts there (its
+    header decoding is enough: it may be damaged further on); None: the buffer ends first."""
+    end = len(buf)
+    if stop == end:
+        return True if final else None
+    if end - stop < HEADER_SIZE:
+        return False if final else None
+    magic, _, _, next_seq = HEADER.unpack_from(buf, stop)
+    return bool(magic == MAGIC and next_seq == seq)
 
 
 def _complete_record_at(buf: bytes, offset: int) -> bool:

@@ -6,8 +6,11 @@ damage left, and never refuse to start because of the spool's own files.
   no loss); a position past the end or before the oldest segment is clamped;
 - segments wholly below the position are deleted (a crash came between persisting the
   position and deleting them);
-- a segment whose header does not decode, or that holds no readable record, is renamed
-  ``*.corrupt`` and left for inspection;
+- a segment whose header does not decode costs only that header: records carry their own
+  length, CRC and sequence number and the file name gives the first one, so its records are
+  found by scanning and replayed, and the header is rewritten from the name;
+- a segment that holds no readable record (or cannot be read) is renamed ``*.corrupt`` and
+  left for inspection;
 - damaged records are skipped and counted (the sequence numbers around them say how many
   events were lost); an unreadable end of the last segment (a write cut short) is truncated
   so appends continue after the last good record.
@@ -30,6 +33,7 @@ from sorabeat.spool.segment import (
     BadSegmentHeaderError,
     create_segment,
     decode_segment_header,
+    encode_segment_header,
     parse_segment_name,
     read_records,
 )
@@ -61,7 +65,9 @@ class Recovery:
     notes: list[tuple[int, str]] = field(default_factory=list)
     corrupt_events: int = 0
     corrupt_segments: int = 0
+    repaired_headers: int = 0
     truncated_bytes: int = 0
+    set_aside: list[tuple[str, int]] = field(default_factory=list)  # *.corrupt, oldest first
 
     def note(self, level: int, message: str) -> None:
         self.notes.append((level, message))
@@ -71,6 +77,7 @@ class Recovery:
 class _Found:
     first: int
     path: str
+    bad_header: str = ""  # what is wrong with its header, if anything
 
 
 def lock_directory(directory: str) -> int:
@@ -195,6 +202,7 @@ def _recover(directory: str, lock_fd: int) -> Recovery:
         fd, path = create_segment(directory, next_seq)
         recovery.write_fd = fd
         recovery.segments.append(RecoveredSegment(next_seq, path, SEGMENT_HEADER_SIZE, next_seq, 0))
+    recovery.set_aside = corrupt_files(directory)
     if state != recovery.position:
         try:
             write_state(directory, recovery.position)
@@ -203,15 +211,35 @@ def _recover(directory: str, lock_fd: int) -> Recovery:
     return recovery
 
 
+def corrupt_files(directory: str) -> list[tuple[str, int]]:
+    """(path, size) of the segments set aside, oldest first: by the sequence number in the
+    name, then by the number a second copy of the same name got."""
+    found: list[tuple[int, int, str, int]] = []
+    for name in os.listdir(directory):
+        stem, suffix, copy = name.partition(CORRUPT_SUFFIX)
+        first = parse_segment_name(stem)
+        numbered = copy == "" or (copy[:1] == "." and copy[1:].isdigit())
+        if not suffix or first is None or not numbered:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            continue
+        found.append((first, int(copy[1:] or 0), path, size))
+    found.sort()
+    return [(path, size) for _, _, path, size in found]
+
+
 def _remove_temp_files(directory: str, notes: list[tuple[int, str]]) -> None:
     for name in sorted(os.listdir(directory)):
-        if name == STATE_TEMP or _is_segment_temp(name):
+        if name == STATE_TEMP or is_segment_temp(name):
             path = os.path.join(directory, name)
             os.unlink(path)
             notes.append((logging.INFO, f"removed {path}, left by an interrupted write"))
 
 
-def _is_segment_temp(name: str) -> bool:
+def is_segment_temp(name: str) -> bool:
     stem = name.removesuffix(TEMP_SUFFIX)
     return stem != name and parse_segment_name(stem) is not None
 
@@ -236,19 +264,28 @@ def _valid_segments(
             continue
         path = os.path.join(directory, name)
         try:
-            with open(path, "rb") as f:
-                header = f.read(SEGMENT_HEADER_SIZE)
-            named = decode_segment_header(header)
-            if named != first:
-                raise BadSegmentHeaderError(f"its header names sequence number {named}")
-        except (BadSegmentHeaderError, OSError) as exc:
-            target, message = _set_aside(path, f"bad header ({exc})")
+            problem = header_problem(path, first)
+        except OSError as exc:
+            target, message = _set_aside(path, f"unreadable ({exc})")
             notes.append((logging.WARNING, message))
             set_aside.append((first, target))
             continue
-        found.append(_Found(first, path))
+        found.append(_Found(first, path, problem))
     found.sort(key=lambda s: s.first)
     return found, set_aside
+
+
+def header_problem(path: str, first: int) -> str:
+    """What is wrong with the header of segment ``path`` named ``first``; "" if nothing."""
+    with open(path, "rb") as f:
+        header = f.read(SEGMENT_HEADER_SIZE)
+    try:
+        named = decode_segment_header(header)
+    except BadSegmentHeaderError as exc:
+        return str(exc)
+    if named != first:
+        return f"its header names sequence number {named}"
+    return ""
 
 
 def _count_records(path: str, floor: int) -> int:
@@ -286,6 +323,28 @@ def _set_aside(path: str, why: str) -> tuple[str, str]:
     return target, f"spool segment {path}: {why}; renamed to {target}, its events are skipped"
 
 
+def _repair_header(fd: int, seg: _Found, size: int, count: int, recovery: Recovery) -> int:
+    """Rewrite a damaged header from the file name; the file's new size."""
+    name = os.path.basename(seg.path)
+    recovery.repaired_headers += 1
+    try:
+        os.pwrite(fd, encode_segment_header(seg.first), 0)
+        os.fsync(fd)
+    except OSError as exc:
+        recovery.note(
+            logging.WARNING,
+            f"spool segment {name}: bad header ({seg.bad_header}); its {count} good records "
+            f"are replayed, but the header could not be rewritten ({exc.strerror})",
+        )
+        return size
+    recovery.note(
+        logging.WARNING,
+        f"spool segment {name}: bad header ({seg.bad_header}); rewrote it from the file "
+        f"name, its {count} good records are replayed",
+    )
+    return max(size, SEGMENT_HEADER_SIZE)
+
+
 def _delete_acknowledged(
     found: list[_Found], position: int, notes: list[tuple[int, str]]
 ) -> list[_Found]:
@@ -304,7 +363,7 @@ def _scan_segment(
 ) -> RecoveredSegment | None:
     name = os.path.basename(seg.path)
     try:
-        fd = os.open(seg.path, os.O_RDWR if last else os.O_RDONLY)
+        fd = os.open(seg.path, os.O_RDWR if last or seg.bad_header else os.O_RDONLY)
     except OSError as exc:
         recovery.corrupt_segments += 1
         recovery.note(logging.WARNING, _set_aside(seg.path, f"cannot be opened ({exc})")[1])
@@ -322,10 +381,13 @@ def _scan_segment(
             recovery.note(logging.WARNING, _set_aside(seg.path, f"unreadable ({exc})")[1])
             return None
         good = found.expected > expected
-        if not last and not good and size > SEGMENT_HEADER_SIZE:
+        if not last and not good and (size > SEGMENT_HEADER_SIZE or seg.bad_header):
+            why = f"bad header ({seg.bad_header}), " if seg.bad_header else ""
             recovery.corrupt_segments += 1
-            recovery.note(logging.WARNING, _set_aside(seg.path, "no readable record")[1])
+            recovery.note(logging.WARNING, _set_aside(seg.path, f"{why}no readable record")[1])
             return None
+        if seg.bad_header:
+            size = _repair_header(fd, seg, size, found.count, recovery)
         recovery.corrupt_events += found.lost
         if found.lost or found.skipped_bytes:
             recovery.note(

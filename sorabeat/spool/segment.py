@@ -14,7 +14,7 @@ import re
 import sys
 from dataclasses import dataclass
 
-from sorabeat.spool.record import ScanResult, scan
+from sorabeat.spool.record import Damage, ScanResult, scan
 from sorabeat.spool.stamp import Stamp
 
 SEGMENT_SUFFIX = ".seg"
@@ -126,6 +126,8 @@ def read_records(
         total.count += part.count
         total.lost += part.lost
         total.skipped_bytes += part.skipped_bytes
+        total.damage.extend(Damage(offset + d.offset, d.size) for d in part.damage)
+        total.gaps.extend(part.gaps)
         total.bad_tail_record = part.bad_tail_record
         expected = part.expected
         if part.state == "more":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -30,8 +31,8 @@ class SpoolSettings:
     path: str = setting("${path.data}/spool", doc="Directory of the segment files.")
     max_size: Size = setting(
         1024**3,
-        doc="Most bytes the segment files take; when_full decides past it. Space is freed "
-        "a whole segment at a time.",
+        doc="Most bytes the segment files and set-aside *.corrupt files take; when_full "
+        "decides past it. Space is freed a whole file at a time, set-aside files first.",
     )
     segment_size: Size = setting(64 * 1024**2, doc="Size at which a new segment file starts.")
     flush: SpoolFlushSettings = setting(
@@ -51,6 +52,13 @@ class SpoolSettings:
         if self.max_size < 2 * self.segment_size:
             out.append(("max_size", "must be at least twice segment_size"))
         return out
+
+
+def spool_directory(spool: SpoolSettings | None, home: str, data: str) -> str:
+    """The spool's directory: ``queue.spool.path`` (relative to path.home), by default
+    ``path.data/spool`` when no ``queue`` is configured."""
+    settings = spool or SpoolSettings(path=os.path.join(data, "spool"))
+    return os.path.join(home, settings.path)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class WriteRequest:
     payloads: Sequence[bytes]
     data: bytes
     done: asyncio.Future[None]
+    room_freed: int = 0  # the spool's count of freed space when it was submitted
     # filled in by the writer
     segment: int = -1  # first seq of the segment the records went to
     start: int = 0

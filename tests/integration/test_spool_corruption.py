@@ -188,27 +188,55 @@ async def test_a_garbage_segment_is_set_aside(
     await still_works(spool, spool_dir, EVENTS[:6] + EVENTS[12:])
 
 
-@pytest.mark.parametrize(
-    ("first", "survivors"),
-    [
-        (0, EVENTS[6:]),
-        (6, EVENTS[:6] + EVENTS[12:]),
-        (18, EVENTS[:18]),  # the segment being written: appends go on in the one before
-    ],
-)
-async def test_a_zeroed_header_sets_the_segment_aside(
-    spool_dir: str, first: int, survivors: list[bytes], caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("first", [0, 6, 18])  # the oldest, a middle one, the one written
+async def test_a_zeroed_header_costs_only_the_header(
+    spool_dir: str, first: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = seg(spool_dir, first)
     with open(path, "r+b") as f:
         f.write(bytes(SEGMENT_HEADER_SIZE))
     spool, metrics, replay = await reopen(spool_dir)
-    assert replay == survivors
-    assert metrics.counter("spool.segments.corrupt") == 1
-    assert metrics.counter("spool.events.corrupt") == 6
-    assert os.path.exists(path + ".corrupt")
+    assert replay == EVENTS  # its records carry their own numbers and checksums
+    assert metrics.counter("spool.segments.corrupt") == 0
+    assert metrics.counter("spool.events.corrupt") == 0
+    assert metrics.counter("spool.segments.repaired") == 1
+    assert not os.path.exists(path + ".corrupt")
     assert len(spool_warnings(caplog, "bad header")) == 1
-    await still_works(spool, spool_dir, survivors)
+    await still_works(spool, spool_dir, EVENTS)
+
+
+@pytest.mark.parametrize("first", [0, 6, 18])
+async def test_any_flipped_header_byte_costs_only_the_header(
+    pristine: str, tmp_path: Path, first: int
+) -> None:
+    for offset in range(SEGMENT_HEADER_SIZE):
+        directory = str(tmp_path / f"flip{offset}")
+        shutil.copytree(pristine, directory)
+        flip(seg(directory, first), offset)
+        spool, metrics, replay = await reopen(directory)
+        assert replay == EVENTS, offset
+        assert metrics.total("spool.events.corrupt") == 0, offset
+        assert metrics.counter("spool.segments.repaired") == 1, offset
+        await spool.close()
+        # the header was rewritten: a second open finds nothing to repair
+        spool, metrics, replay = await reopen(directory)
+        assert replay == EVENTS and metrics.counter("spool.segments.repaired") == 0
+        await spool.close()
+        shutil.rmtree(directory)
+
+
+async def test_a_header_and_the_first_record_damaged_lose_that_record_only(
+    spool_dir: str,
+) -> None:
+    path = seg(spool_dir, 6)
+    start, _ = records(path)[0]
+    for offset in (3, SEGMENT_HEADER_SIZE - 1, start + HEADER_SIZE + 5):
+        flip(path, offset)
+    spool, metrics, replay = await reopen(spool_dir)
+    assert replay == EVENTS[:6] + EVENTS[7:]
+    assert metrics.counter("spool.events.corrupt") == 1
+    assert metrics.counter("spool.segments.repaired") == 1
+    await still_works(spool, spool_dir, EVENTS[:6] + EVENTS[7:])
 
 
 async def test_missing_state_replays_from_the_oldest_segment(

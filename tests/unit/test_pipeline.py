@@ -105,3 +105,19 @@ async def test_a_failing_stage_is_reported_after_cleanup() -> None:
     with pytest.raises(RuntimeError, match="input bug"):
         await asyncio.wait_for(pipeline.run(asyncio.Event()), 5)
     assert output.closed
+
+
+async def test_stop_ends_when_everything_is_acknowledged_not_at_the_timeout() -> None:
+    shutdown_timeout = 30.0
+    pipeline, source, output, spool = make(0.2, shutdown_timeout=shutdown_timeout)
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(pipeline.run(stop))
+    await asyncio.sleep(0.3)
+    assert spool.pending() > 0  # the stop finds events in flight
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    stop.set()
+    await asyncio.wait_for(task, shutdown_timeout * 2)
+    assert loop.time() - started < shutdown_timeout / 2  # acks came in well under a second
+    assert output.received == [b'{"n":%d}' % i for i in range(source.produced)]
+    assert spool.pending() == 0

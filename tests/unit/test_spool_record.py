@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sorabeat.spool.record import HEADER_SIZE, MAGIC, encode_records, record_size, scan
+from sorabeat.spool.record import (
+    HEADER_SIZE,
+    MAGIC,
+    Damage,
+    Gap,
+    encode_records,
+    record_size,
+    scan,
+)
 from sorabeat.spool.segment import (
     SEGMENT_HEADER_SIZE,
     BadSegmentHeaderError,
@@ -202,3 +210,56 @@ def test_segment_names_sort_by_number(first: int) -> None:
 def test_other_names_are_not_segments() -> None:
     for name in ("state", "lock", "1.seg", "00000000000000000001.seg.tmp", "x.seg.corrupt"):
         assert parse_segment_name(name) is None
+
+
+def test_a_record_hidden_in_a_damaged_payload_does_not_replace_the_real_one() -> None:
+    # record 1's payload frames a valid record numbered 2 (payloads are opaque bytes)
+    fake = encode_records(2, [b"forged"])
+    payloads = [b"zero", b"<" + fake + b">", b"two", b"three"]
+    encoded = bytearray(encode_records(0, payloads))
+    bounds = offsets(payloads)
+    encoded[bounds[1] + 2] ^= 0xFF  # record 1's CRC: the record is lost, its payload is not read
+    result = scan(bytes(encoded), 0, 0, final=True)
+    assert result.records == [(0, b"zero"), (2, b"two"), (3, b"three")]
+    assert result.lost == 1 and result.gaps == [Gap(1, 1)]
+    assert result.damage == [Damage(bounds[1], bounds[2] - bounds[1])]
+
+
+def test_an_unconfirmed_record_is_still_taken_when_nothing_better_follows() -> None:
+    payloads = [b"zero", b"one", b"two"]
+    encoded = bytearray(encode_records(0, payloads) + b"\x00" * 9)  # then garbage
+    encoded[offsets(payloads)[1] + 2] ^= 0xFF  # record 1 lost; record 2 is followed by junk
+    result = scan(bytes(encoded), 0, 0, final=True)
+    assert [s for s, _ in result.records] == [0, 2] and result.lost == 1
+
+
+@given(
+    st.lists(st.binary(max_size=120), min_size=1, max_size=10),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=4),
+    st.integers(0, 10**6),
+    st.booleans(),
+)
+def test_random_damage_returns_exactly_the_untouched_records(
+    payloads: list[bytes], flips: list[tuple[int, int]], cut_at: int, cut: bool
+) -> None:
+    """Flipped bytes anywhere and a cut end: every record whose bytes are intact comes back,
+    none is invented, and ``lost`` counts exactly those missing before the last one read."""
+    encoded = bytearray(encode_records(50, payloads))
+    bounds = offsets(payloads)
+    touched: set[int] = set()
+    for where, mask in flips:
+        where %= len(encoded)
+        encoded[where] ^= mask
+        touched.update(i for i in range(len(payloads)) if bounds[i] <= where < bounds[i + 1])
+    end = cut_at % (len(encoded) + 1) if cut else len(encoded)
+    touched.update(i for i in range(len(payloads)) if bounds[i + 1] > end)
+    result = scan(bytes(encoded[:end]), 0, 50, final=True)
+    original = {50 + i: p for i, p in enumerate(payloads)}
+    assert all(original.get(seq) == p for seq, p in result.records)  # none invented
+    seqs = [s for s, _ in result.records]
+    assert seqs == sorted(set(seqs))
+    intact = [50 + i for i in range(len(payloads)) if i not in touched]
+    assert set(intact) <= set(seqs)
+    last = seqs[-1] if seqs else 49
+    assert result.lost == sum(1 for s in range(50, last) if s not in seqs)
+    assert result.lost == sum(g.count for g in result.gaps)
