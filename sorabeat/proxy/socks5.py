@@ -88,15 +88,19 @@ def encode_address(host: str) -> bytes:
     try:
         ip = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        try:
-            name = host.encode("idna")
-        except UnicodeError:
-            raise ValueError(f"invalid host name {host!r}") from None
-        if not 1 <= len(name) <= 255:
-            raise ValueError(f"host name {host!r} is longer than SOCKS5 allows (255 bytes)")
-        return bytes((ATYP_DOMAIN, len(name))) + name
+        return _encode_domain(host)
     atyp = ATYP_IPV4 if ip.version == 4 else ATYP_IPV6
     return bytes((atyp,)) + ip.packed
+
+
+def _encode_domain(host: str) -> bytes:
+    try:
+        name = host.encode("idna")
+    except UnicodeError:
+        raise ValueError(f"invalid host name {host!r}") from None
+    if not 1 <= len(name) <= 255:
+        raise ValueError(f"host name {host!r} is longer than SOCKS5 allows (255 bytes)")
+    return bytes((ATYP_DOMAIN, len(name))) + name
 
 
 def _credential(text: str, what: str) -> bytes:
@@ -143,7 +147,7 @@ class Socks5Client:
         self._buffer += data
         events: list[Event] = []
         try:
-            while self._state is not _State.OPEN:
+            while not self.established:
                 event = self._step()
                 if event is None:
                     break

@@ -89,7 +89,7 @@ def test_every_reply_code_is_named(code: int) -> None:
 def test_unassigned_reply_code() -> None:
     client = Socks5Client("h", 1)
     client.feed(b"\x05\x00")
-    with pytest.raises(Socks5ReplyError, match="unassigned reply code .*0x09"):
+    with pytest.raises(Socks5ReplyError, match=r"unassigned reply code .*0x09"):
         client.feed(bytes((5, 9, 0, 1)))  # judged from the first bytes, before the address
 
 
@@ -265,6 +265,6 @@ def test_bad_proxy_urls(url: str, match: str) -> None:
 
 
 def test_bad_proxy_url_errors_never_quote_the_password() -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match="scheme") as caught:
         Socks5Proxy.parse("http://user:hunter22@proxy")
     assert "hunter22" not in str(caught.value)
