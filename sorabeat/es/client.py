@@ -16,6 +16,7 @@ from sorabeat.es.bulk import ServerInfo
 from sorabeat.es.hosts import HostURL
 from sorabeat.es.root import read_root
 from sorabeat.es.settings import ElasticsearchSettings
+from sorabeat.proxy.http import http_proxy
 from sorabeat.tls import client_context
 
 log = logging.getLogger("sorabeat.elasticsearch")
@@ -87,7 +88,7 @@ class ElasticsearchHost:
             limits=httpx.Limits(
                 max_connections=settings.worker, max_keepalive_connections=settings.worker
             ),
-            proxy=settings.proxy_url,
+            proxy=http_proxy(settings.proxy_url, settings.proxy_headers, settings.proxy_disable),
             trust_env=not settings.proxy_disable,
         )
         self.server: ServerInfo | None = None

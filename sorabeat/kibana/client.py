@@ -41,6 +41,8 @@ class KibanaClient:
             headers=headers,
             verify=verify,  # type: ignore[arg-type]
             timeout=httpx.Timeout(connection.timeout),
+            proxy=connection.proxy,
+            trust_env=not connection.proxy_disable,
         )
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
