@@ -28,7 +28,9 @@ PROXY_PASSWORD = "Pr0xy-S3cret-pw"
 def _binary(name: str) -> str:
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
     if path is None:
-        pytest.fail(f"{name} is not installed: apt-get install dante-server tinyproxy (.ci/run does)")
+        pytest.fail(
+            f"{name} is not installed: apt-get install dante-server tinyproxy (.ci/run does)"
+        )
     return path
 
 
@@ -45,9 +47,7 @@ def proxy_user() -> tuple[str, str]:
             capture_output=True,
         )
     if _is_root():
-        subprocess.run(
-            ["chpasswd"], input=f"{PROXY_USER}:{PROXY_PASSWORD}".encode(), check=True
-        )
+        subprocess.run(["chpasswd"], input=f"{PROXY_USER}:{PROXY_PASSWORD}".encode(), check=True)
     return PROXY_USER, PROXY_PASSWORD
 
 
