@@ -8,6 +8,7 @@ restarts the read deadline (Logstash sends ``A 0`` every 5 s while it is busy).
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from sorabeat.lumberjack.protocol import AckProgress, AckReader, AckTracker, Pro
 from sorabeat.proxy.socks5 import Socks5Error
 from sorabeat.proxy.socks5_dial import Socks5Proxy, open_socks5_connection
 from sorabeat.tls import TLSSettings, client_context, describe_tls_error
+
+log = logging.getLogger("sorabeat.lumberjack")
 
 DEFAULT_PORT = 5044
 READ_SIZE = 65536
@@ -119,6 +122,7 @@ async def _dial_through(
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A SOCKS5 tunnel to the endpoint, then TLS inside it: the certificate is checked
     against the Logstash host name, never the proxy's."""
+    log.debug("logstash %s: dialing through SOCKS5 proxy %s", endpoint, proxy)
     reader, writer = await open_socks5_connection(proxy, endpoint.host, endpoint.port)
     if context is not None:
         try:

@@ -107,9 +107,10 @@ def dante(
         "user.unprivileged: nobody\n"
         "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n"
         f"{blocks}"
-        "socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect }\n"
+        # one line per tunnel in the log ("... -> 127.0.0.1.<proxy port> 127.0.0.1.<target>")
+        "socks pass {\n  from: 127.0.0.0/8 to: 0.0.0.0/0\n  command: connect\n  log: connect\n}\n"
     )
-    log = workdir / f"danted-{port}.log"
+    log = workdir / f"danted-{port}.log"  # read by tests: tunnels opened
     with _foreground([_binary("danted"), "-f", str(conf), "-N", "1"], port, log, "danted"):
         yield port
 
