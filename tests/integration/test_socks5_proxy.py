@@ -232,3 +232,19 @@ async def test_who_resolves_the_logstash_name(local: bool, expected: bytes) -> N
     if local:
         assert request[4:-2] in (bytes((127, 0, 0, 1)), bytes(15) + b"\x01")
     assert request[-2:] == (5044).to_bytes(2, "big")
+
+
+async def test_test_output_goes_through_the_proxy(auth_proxy: tuple[int, int]) -> None:
+    from sorabeat.lumberjack.probe import test_output
+
+    port, _ = auth_proxy
+    async with receiver() as r:
+        lines: list[str] = []
+        s = settings([f"localhost:{port_of(r)}"], proxy_url=auth_url(port))
+        assert await test_output(s, lines.append), lines
+        assert f"    SOCKS5 proxy: 127.0.0.1:{port}" in lines
+        assert not any("dns lookup" in line for line in lines)  # the proxy resolves
+        lines.clear()
+        s = settings([f"localhost:{port_of(r)}"], proxy_url=auth_url(port, "wrong-password"))
+        assert not await test_output(s, lines.append)
+        assert any("refused the user name and password" in line for line in lines), lines

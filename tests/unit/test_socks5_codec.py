@@ -268,3 +268,20 @@ def test_bad_proxy_url_errors_never_quote_the_password() -> None:
     with pytest.raises(ValueError, match="scheme") as caught:
         Socks5Proxy.parse("http://user:hunter22@proxy")
     assert "hunter22" not in str(caught.value)
+
+
+def test_logstash_settings_check_the_proxy_url() -> None:
+    from sorabeat.lumberjack.settings import LogstashSettings
+
+    def problems(url: str) -> list[tuple[str, str]]:
+        return LogstashSettings(hosts=["ls:5044"], proxy_url=url).problems()
+
+    assert problems("socks5://u:p@proxy:1080") == []
+    assert problems("http://u:hunter22@proxy:3128") == [
+        ("proxy_url", "scheme must be socks5:// or socks5h://, not 'http'")
+    ]
+    settings = LogstashSettings(
+        hosts=["ls"], proxy_url="socks5h://proxy", proxy_use_local_resolver=True
+    )
+    assert settings.proxy() == Socks5Proxy("proxy", 1080, None, None, local_resolve=True)
+    assert LogstashSettings(hosts=["ls"]).proxy() is None
