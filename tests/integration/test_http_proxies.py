@@ -4,7 +4,9 @@ proxy environment, and proxy_disable."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,3 +140,28 @@ def test_socks_is_refused_for_http_clients_with_a_clear_message() -> None:
     assert kibana.problems() == [("proxy_url", "scheme must be http:// or https://, not 'ftp'")]
     bad_header = KibanaSettings(proxy_headers={"Bad Name": "x"})
     assert bad_header.problems() == [("proxy_headers.Bad Name", "not a valid HTTP header name")]
+
+
+async def test_a_tunnel_the_proxy_refuses_is_named(
+    tmp_path: Path, auth_proxy: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    certs = make_certs(tmp_path)
+    tls = TLSSettings(certificate_authorities=[str(certs.ca_pem)])
+    async with ElasticsearchEmulator(ssl_context=certs.server_context()) as es:
+        settings = es_settings(
+            es.url, ssl=tls, proxy_url=f"http://shipper:wrong-password@127.0.0.1:{auth_proxy}"
+        )
+        with caplog.at_level(logging.INFO, "sorabeat.elasticsearch"):
+            out = new_output(settings)
+            task = asyncio.create_task(out.publish(make_events(1), lambda n: None))
+            async with asyncio.timeout(30):
+                while not any("refused the tunnel" in r.getMessage() for r in caplog.records):  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        await out.close()
+        assert es.count() == 0
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"through the proxy http://shipper:xxxxx@127.0.0.1:{auth_proxy}" in text
+    assert "wrong-password" not in text
