@@ -53,6 +53,11 @@ class KibanaClient:
                 f"Kibana at {self.connection.url} did not answer within "
                 f"{self.connection.timeout:g}s (setup.kibana.timeout)"
             ) from None
+        except httpx.ProxyError as exc:  # the proxy's answer to CONNECT
+            raise KibanaError(
+                f"the proxy refused the tunnel to Kibana at {self.connection.url}: {exc} "
+                "(setup.kibana.proxy_url)"
+            ) from None
         except httpx.HTTPError as exc:
             cause: BaseException | None = exc
             for _ in range(8):  # the TLS failure is a few causes down, if there is one

@@ -189,7 +189,8 @@ class LumberjackClient:
                         ssl_handshake_timeout=timeout if context else None,
                     )
         except TimeoutError:
-            raise ConnectError(f"no connection within {timeout:g}s") from None
+            through = f" through SOCKS5 proxy {proxy}" if proxy is not None else ""
+            raise ConnectError(f"no connection{through} within {timeout:g}s") from None
         except ssl.SSLError as exc:
             raise TLSFailureError(f"TLS handshake failed: {describe(exc)}") from None
         except Socks5Error as exc:

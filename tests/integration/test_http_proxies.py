@@ -15,6 +15,7 @@ import pytest
 from sorabeat.es.settings import ElasticsearchSettings
 from sorabeat.kibana.client import KibanaClient
 from sorabeat.kibana.connection import resolve
+from sorabeat.kibana.responses import KibanaError
 from sorabeat.kibana.settings import KibanaSettings
 from sorabeat.tls import TLSSettings
 from tests.emulators.elasticsearch import ElasticsearchEmulator
@@ -165,3 +166,21 @@ async def test_a_tunnel_the_proxy_refuses_is_named(
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert f"through the proxy http://shipper:xxxxx@127.0.0.1:{auth_proxy}" in text
     assert "wrong-password" not in text
+
+
+async def test_kibana_names_a_tunnel_the_proxy_refuses(tmp_path: Path, auth_proxy: int) -> None:
+    certs = make_certs(tmp_path)
+    async with KibanaEmulator(ssl_context=certs.server_context()) as kb:
+        settings = KibanaSettings(
+            host=kb.url,
+            ssl=TLSSettings(certificate_authorities=[str(certs.ca_pem)]),
+            proxy_url=f"http://shipper:wrong-password@127.0.0.1:{auth_proxy}",
+        )
+        client = KibanaClient(resolve(settings, None))
+        try:
+            with pytest.raises(KibanaError, match="the proxy refused the tunnel") as caught:
+                await client.status()
+        finally:
+            await client.client.aclose()
+    assert "setup.kibana.proxy_url" in str(caught.value)
+    assert "wrong-password" not in str(caught.value)

@@ -248,3 +248,17 @@ async def test_test_output_goes_through_the_proxy(auth_proxy: tuple[int, int]) -
         s = settings([f"localhost:{port_of(r)}"], proxy_url=auth_url(port, "wrong-password"))
         assert not await test_output(s, lines.append)
         assert any("refused the user name and password" in line for line in lines), lines
+
+
+async def test_a_proxy_that_never_answers_times_out_by_name() -> None:
+    held: list[asyncio.StreamWriter] = []  # kept open, never answered
+    silent = await asyncio.start_server(lambda r, w: held.append(w), "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    async with silent:
+        with pytest.raises(ConnectError) as caught:
+            await LumberjackClient.connect(
+                Endpoint("localhost", 5044),
+                io_timeout=0.3,
+                proxy=Socks5Proxy.parse(f"socks5://127.0.0.1:{port}"),
+            )
+    assert str(caught.value) == f"no connection through SOCKS5 proxy 127.0.0.1:{port} within 0.3s"
