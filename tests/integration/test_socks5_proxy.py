@@ -261,4 +261,6 @@ async def test_a_proxy_that_never_answers_times_out_by_name() -> None:
                 io_timeout=0.3,
                 proxy=Socks5Proxy.parse(f"socks5://127.0.0.1:{port}"),
             )
+        for writer in held:
+            writer.close()
     assert str(caught.value) == f"no connection through SOCKS5 proxy 127.0.0.1:{port} within 0.3s"
