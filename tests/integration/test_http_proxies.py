@@ -184,3 +184,21 @@ async def test_kibana_names_a_tunnel_the_proxy_refuses(tmp_path: Path, auth_prox
             await client.client.aclose()
     assert "setup.kibana.proxy_url" in str(caught.value)
     assert "wrong-password" not in str(caught.value)
+
+
+async def test_test_output_talks_through_the_proxy(tmp_path: Path, auth_proxy: int) -> None:
+    from sorabeat.es.probe import test_output
+
+    certs = make_certs(tmp_path)
+    user, password = PROXY_CREDENTIALS
+    async with ElasticsearchEmulator(ssl_context=certs.server_context()) as es:
+        lines: list[str] = []
+        settings = es_settings(
+            es.url,
+            ssl=TLSSettings(certificate_authorities=[str(certs.ca_pem)]),
+            proxy_url=f"http://{user}:{password}@127.0.0.1:{auth_proxy}",
+        )
+        assert await test_output(settings, lines.append), lines
+    assert f"  proxy: http://{user}:xxxxx@127.0.0.1:{auth_proxy}" in lines
+    assert "  talk to server... OK" in lines
+    assert not any("dns lookup" in line or password in line for line in lines)
