@@ -8,6 +8,7 @@ throwaway system user (as root, as ``.ci/run`` runs) and sets its password.
 from __future__ import annotations
 
 import contextlib
+import os
 import pwd
 import shutil
 import signal
@@ -52,8 +53,6 @@ def proxy_user() -> tuple[str, str]:
 
 
 def _is_root() -> bool:
-    import os
-
     return os.geteuid() == 0
 
 
