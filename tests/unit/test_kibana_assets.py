@@ -119,7 +119,7 @@ def test_dashboard_panels_and_controls_resolve(assets: Any) -> None:
         assert (ref["type"], ref["id"]) in present, ref
     panels = json.loads(dashboard["attributes"]["panelsJSON"])
     lens_refs = {r["name"]: r["id"] for r in dashboard["references"] if r["type"] == "lens"}
-    assert len(panels) == len(lens_refs) == 13
+    assert len(panels) == len(lens_refs) == 17
     for panel in panels:
         assert f"{panel['panelIndex']}:{panel['panelRefName']}" in lens_refs
     controls = json.loads(dashboard["attributes"]["controlGroupInput"]["panelsJSON"])
@@ -156,6 +156,14 @@ def test_dashboard_covers_what_an_operator_needs(assets: Any) -> None:
         "sora.stats.erlang_vm.statistics.active_tasks_all_max",
         "sora.stats.erlang_vm.statistics.active_tasks_all_min",
         "sora.stats.erlang_vm.statistics.active_tasks_all_imbalance",
+        # from the rates and the channels metricset
+        "sora.channels.connections",
+        "sora.channels.rates.received_bits_per_second",
+        "sora.channels.rates.sent_bits_per_second",
+        "sora.channels.rates.received_nacks_per_second",
+        "sora.channels.rates.sent_plis_per_second",
+        "sora.channels.max.received_nacks_per_second",
+        "sora.channels.max.unstable_level",
     ):
         assert needed in plotted, needed
 
@@ -396,3 +404,29 @@ def test_the_validator_catches_broken_tags(assets: Any, mutation: Any, expected:
     tag_id = assets.objects()[-2]["id"]
     problems = validate(objects, TARGET) + [f"{p}: not carrying" for p in untagged(objects, tag_id)]
     assert any(expected in p for p in problems), problems
+
+
+def test_node_bitrate_is_a_per_poll_sum_of_the_channel_rates(assets: Any) -> None:
+    """Channel events of one poll share its @timestamp: sum over the bucket divided by the
+    polls in it is the node's bitrate, whatever the bucket's width."""
+    node = next(
+        o
+        for o in assets.overview_visualizations
+        if o["attributes"]["title"] == "Sora: bitrate in and out per node"
+    )
+    layer = next(
+        iter(node["attributes"]["state"]["datasourceStates"]["formBased"]["layers"].values())
+    )
+    formulas = sorted(
+        c["params"]["formula"] for c in layer["columns"].values() if c["operationType"] == "formula"
+    )
+    assert formulas == [
+        "sum(sora.channels.rates.received_bits_per_second) / unique_count(@timestamp)",
+        "sum(sora.channels.rates.sent_bits_per_second) / unique_count(@timestamp)",
+    ]
+    maths = [c for c in layer["columns"].values() if c["operationType"] == "math"]
+    assert {m["params"]["tinymathAst"]["name"] for m in maths} == {"divide"}
+    for math in maths:
+        first, second = (layer["columns"][r] for r in math["references"])
+        assert first["operationType"] == "sum"
+        assert (second["operationType"], second["sourceField"]) == ("unique_count", "@timestamp")
