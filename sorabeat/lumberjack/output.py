@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from sorabeat.event import escape_html
 from sorabeat.failure_streak import FailureStreak
-from sorabeat.lumberjack import protocol
+from sorabeat.lumberjack import compression, protocol
 from sorabeat.lumberjack.client import (
     Endpoint,
     LumberjackClient,
@@ -102,11 +102,18 @@ class _Worker:
 class LogstashOutput:
     name = "logstash"
 
-    def __init__(self, settings: LogstashSettings, metrics: Registry) -> None:
+    def __init__(
+        self,
+        settings: LogstashSettings,
+        metrics: Registry,
+        *,
+        compression_libraries: Sequence[str] = compression.LIBRARIES,
+    ) -> None:
         if not settings.hosts:
             raise ValueError("output.logstash.hosts: at least one host is needed")
         self.settings = settings
         self.metrics = metrics
+        self.compression_libraries = compression_libraries  # benchmarks pin ("zlib",)
         self.batch_size = settings.bulk_max_size
         self.endpoints = [parse_host(h) for h in settings.hosts]
         self.window_slots = max(1, settings.pipelining)
@@ -379,9 +386,11 @@ class LogstashOutput:
         frames = protocol.json_frames(events)
         level = self.settings.compression_level
         if level > 0:
+            deflate = compression.deflater(level, self.compression_libraries)
             if len(frames) > COMPRESS_IN_THREAD:
-                compressed = await asyncio.to_thread(protocol.compress, frames, level)
+                # the libraries release the GIL: the loop goes on writing and reading ACKs
+                compressed = await asyncio.to_thread(deflate, frames)
             else:
-                compressed = protocol.compress(frames, level)
+                compressed = deflate(frames)
             frames = protocol.compressed_frame(compressed)
         return protocol.window_frame(len(events)) + frames

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from sorabeat.lumberjack.compression import inflation
+
 VERSION = 0x32  # '2'
 WINDOW = 0x57  # 'W'
 JSON = 0x4A  # 'J'
@@ -350,12 +352,13 @@ class FrameDecoder:
             out.append(WindowEnd(self._count, self._highest))
 
     def _inflate(self, data: bytes | bytearray, at: str) -> bytes:
-        inflater = zlib.decompressobj()
+        inflate = inflation()
+        inflater = inflate.new()
         # a bound on the inflated size: a small C frame must not inflate into gigabytes
         limit = self.max_payload * 4 + 1024
         try:
             inflated = inflater.decompress(data, limit)
-        except zlib.error as exc:
+        except inflate.errors as exc:
             raise ProtocolError(f"corrupt zlib data in the C frame {at}: {exc}") from None
         if inflater.unconsumed_tail:
             raise ProtocolError(f"C frame {at} inflates to more than {limit} bytes")
