@@ -18,10 +18,10 @@ from sorabeat.config.secrets import SecretScrubber
 from sorabeat.event import AgentInfo, EnvelopeSettings
 from sorabeat.sora.input import SoraInput, http_client
 from sorabeat.sora.poller import MetricsetPoller
-from sorabeat.sora.settings import SoraModuleSettings
+from sorabeat.sora.settings import Metricset, SoraModuleSettings
 from sorabeat.top.view import NodeView, node_view
 
-METRICSETS: list[str] = ["stats", "channels"]
+METRICSETS: tuple[Metricset, ...] = ("stats", "channels")
 
 
 class _Unused:
@@ -40,9 +40,7 @@ class TopSource:
             name=hostname, hostname=hostname, id="", ephemeral_id="", version=__version__
         )
         self.modules = [
-            dataclasses.replace(m, metricsets=list(METRICSETS))  # type: ignore[arg-type]
-            for m in modules
-            if m.enabled
+            dataclasses.replace(m, metricsets=list(METRICSETS)) for m in modules if m.enabled
         ]
         # the default (metricbeat 8) event shape, whatever the configuration ships
         self.input = SoraInput(
