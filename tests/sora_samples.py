@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sorabeat.event import EnvelopeSettings, MetricsetEncoder
+from sorabeat.simulator import SoraSimulator
 from sorabeat.sora.connections import documents_from_objects
-from sorabeat.sora.simulator import SoraSimulator
 from sorabeat.sora.stats import add_aggregates
 from tests.es_support import AGENT, EPOCH_MS
 

@@ -18,7 +18,6 @@ import time
 import yaml
 
 from sorabeat.agent import agent_info
-from sorabeat.assemble import build_pipeline
 from sorabeat.certs import make_ca, make_certificate
 from sorabeat.cli.common import STOP_SIGNALS, CliError, selectors
 from sorabeat.config.load import ConfigError, LoadedConfig, LoadOptions, load
@@ -27,7 +26,8 @@ from sorabeat.logs import configure
 from sorabeat.lumberjack.receiver import LumberjackReceiver, ReceiverOptions
 from sorabeat.lumberjack.server import ServerOptions
 from sorabeat.monitoring.registry import Registry
-from sorabeat.sora.simulator import SoraSimulator
+from sorabeat.pipeline.assemble import build_pipeline
+from sorabeat.simulator import SoraSimulator
 from sorabeat.tls import server_context
 
 

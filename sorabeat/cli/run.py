@@ -12,7 +12,6 @@ import time
 
 from sorabeat import __version__
 from sorabeat.agent import DataDirLockedError, agent_info, lock_data_dir
-from sorabeat.assemble import build_pipeline, output_name, startup_problems
 from sorabeat.cli.common import STOP_SIGNALS, CliError, load_config, setup_logging
 from sorabeat.config.load import LoadedConfig
 from sorabeat.config.secrets import SecretScrubber
@@ -20,6 +19,7 @@ from sorabeat.monitoring.logline import MetricsLog
 from sorabeat.monitoring.registry import Registry
 from sorabeat.monitoring.server import MonitoringServer
 from sorabeat.outputs.discard import DiscardOutput
+from sorabeat.pipeline.assemble import build_pipeline, output_name, startup_problems
 from sorabeat.spool.recovery import SpoolError
 from sorabeat.tls import TLSConfigError
 

@@ -12,10 +12,10 @@ from contextlib import AsyncExitStack
 import orjson
 
 from sorabeat.agent import agent_info
-from sorabeat.assemble import envelope_settings, output_name, startup_problems
 from sorabeat.cli.common import CliError, load_config
 from sorabeat.config.load import LoadedConfig
 from sorabeat.config.secrets import SecretScrubber
+from sorabeat.pipeline.assemble import envelope_settings, output_name, startup_problems
 from sorabeat.sora.input import SoraInput, http_client
 
 # the module of each output that knows how to probe it, as metricbeat's `test output` does

@@ -16,7 +16,7 @@ from sorabeat.event import AgentInfo
 from sorabeat.monitoring.registry import Registry
 from sorabeat.monitoring.server import MonitoringServer
 from sorabeat.outputs.base import AckFn
-from sorabeat.publish import Publisher
+from sorabeat.pipeline.publish import Publisher
 from sorabeat.spool.memory import MemoryQueue
 from sorabeat.spool.settings import MemQueueSettings
 

@@ -143,8 +143,11 @@ async def test_profile_is_written_on_exit_and_loads(tmp_path: Path) -> None:
         code, _, err = await stop(process)
     assert code == 0, err
     stats = pstats.Stats(str(profile))
-    functions = {f"{Path(file).name}:{name}" for file, _, name in stats.stats}  # type: ignore[attr-defined]
-    assert "run.py:run" in functions and "pipeline.py:run" in functions
+    functions = {
+        f"{Path(file).parent.name}/{Path(file).name}:{name}"
+        for file, _, name in stats.stats  # type: ignore[attr-defined]
+    }
+    assert "cli/run.py:run" in functions and "pipeline/run.py:run" in functions
 
 
 @pytest.mark.timeout(90)

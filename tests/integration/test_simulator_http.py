@@ -13,9 +13,9 @@ import pytest
 
 from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
+from sorabeat.simulator import SoraSimulator
 from sorabeat.sora.hosts import parse_host
 from sorabeat.sora.poller import MetricsetPoller
-from sorabeat.sora.simulator import SoraSimulator
 
 STATS = {"x-sora-target": "Sora_20171010.GetStatsReport"}
 CONNECTIONS = {"x-sora-target": "Sora_20171101.GetStatsAllConnections"}

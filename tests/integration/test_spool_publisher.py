@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sorabeat.monitoring.registry import Registry
 from sorabeat.outputs.base import AckFn
-from sorabeat.publish import Publisher
+from sorabeat.pipeline.publish import Publisher
 from sorabeat.spool.state import read_state
 from tests.spool_support import WAIT, event, open_spool, read_backlog, tiny
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from sorabeat.assemble import build_pipeline, insecure_tls_warnings
 from sorabeat.config.load import LoadedConfig, LoadOptions, load
 from sorabeat.event import AgentInfo
 from sorabeat.monitoring.registry import Registry
+from sorabeat.pipeline.assemble import build_pipeline, insecure_tls_warnings
 
 AGENT = AgentInfo(name="n", hostname="h", id="i", ephemeral_id="e", version="0.1.0")
 

@@ -9,8 +9,8 @@ import pytest
 
 from sorabeat.monitoring.registry import Registry
 from sorabeat.outputs.base import AckFn
-from sorabeat.pipeline import Pipeline
-from sorabeat.publish import Publisher
+from sorabeat.pipeline.publish import Publisher
+from sorabeat.pipeline.run import Pipeline
 from sorabeat.spool.memory import MemoryQueue
 from sorabeat.spool.settings import MemQueueSettings
 

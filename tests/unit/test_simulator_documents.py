@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sorabeat.sora.simulator.profiles import PROFILES
-from sorabeat.sora.simulator.report import stats_report
-from sorabeat.sora.simulator.state import NodeState
+from sorabeat.simulator.profiles import PROFILES
+from sorabeat.simulator.report import stats_report
+from sorabeat.simulator.state import NodeState
 
 EPOCH = 1_700_000_000.25  # 2023-11-14T22:13:20.25Z
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from sorabeat.sora.simulator.faults import FaultError, make_plan, plan_from_request
-from sorabeat.sora.simulator.served import ServedCounts
+from sorabeat.simulator.faults import FaultError, make_plan, plan_from_request
+from sorabeat.simulator.served import ServedCounts
 
 
 def test_no_fault_by_default() -> None:

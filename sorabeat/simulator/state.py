@@ -14,11 +14,11 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from sorabeat.sora.simulator.connection import TURN, TURN_TCP, Channel, Connection, draw_connection
-from sorabeat.sora.simulator.documents import BUILDERS, Document
-from sorabeat.sora.simulator.erlang import ErlangVM
-from sorabeat.sora.simulator.ids import base32_id, uuid4
-from sorabeat.sora.simulator.profiles import Profile
+from sorabeat.simulator.connection import TURN, TURN_TCP, Channel, Connection, draw_connection
+from sorabeat.simulator.documents import BUILDERS, Document
+from sorabeat.simulator.erlang import ErlangVM
+from sorabeat.simulator.ids import base32_id, uuid4
+from sorabeat.simulator.profiles import Profile
 
 BROWSERS = ("chrome", "edge", "firefox", "safari", "unknown")
 BROWSER_WEIGHTS = (62, 6, 12, 17, 3)

@@ -13,8 +13,8 @@ from sorabeat.monitoring.registry import Registry
 from sorabeat.outputs.base import Output
 from sorabeat.outputs.console import ConsoleOutput
 from sorabeat.outputs.file import FileOutput
-from sorabeat.pipeline import Pipeline
-from sorabeat.publish import Publisher
+from sorabeat.pipeline.publish import Publisher
+from sorabeat.pipeline.run import Pipeline
 from sorabeat.sora.hosts import parse_host
 from sorabeat.sora.input import SoraInput
 from sorabeat.spool.base import Spool

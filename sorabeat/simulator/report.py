@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sorabeat.sora.simulator.state import BROWSERS, SORA_CLIENTS, NodeState
+from sorabeat.simulator.state import BROWSERS, SORA_CLIENTS, NodeState
 
 SCTP_MESSAGE_SIZE = 150
 SFU_DELAY_US = 450  # average time a forwarded packet spends in Sora

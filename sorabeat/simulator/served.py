@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sorabeat.sora.simulator.faults import FAULTS, METRICSETS
+from sorabeat.simulator.faults import FAULTS, METRICSETS
 
 
 @dataclass

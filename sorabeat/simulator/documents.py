@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sorabeat.sora.simulator.connection import (
+from sorabeat.simulator.connection import (
     RECEIVES,
     RTCP_IN_SIZE,
     RTCP_OUT_SIZE,

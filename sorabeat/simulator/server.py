@@ -19,12 +19,12 @@ from urllib.parse import urlsplit
 import orjson
 
 from sorabeat.httpd import HttpServer, ProtocolError, Request, Response
-from sorabeat.sora.simulator.cowboy import LIMITS, HttpDate, answer
-from sorabeat.sora.simulator.faults import FaultError, FaultPlan, make_plan, plan_from_request
-from sorabeat.sora.simulator.profiles import PROFILES
-from sorabeat.sora.simulator.report import stats_report
-from sorabeat.sora.simulator.served import ServedCounts
-from sorabeat.sora.simulator.state import NodeState
+from sorabeat.simulator.cowboy import LIMITS, HttpDate, answer
+from sorabeat.simulator.faults import FaultError, FaultPlan, make_plan, plan_from_request
+from sorabeat.simulator.profiles import PROFILES
+from sorabeat.simulator.report import stats_report
+from sorabeat.simulator.served import ServedCounts
+from sorabeat.simulator.state import NodeState
 
 log = logging.getLogger("sorabeat.sora.simulator")
 

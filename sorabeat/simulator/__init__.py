@@ -4,9 +4,9 @@
 (profiles 2017, 2018 and current), with fault switches and exact served counts.
 """
 
-from sorabeat.sora.simulator.faults import FAULTS, METRICSETS
-from sorabeat.sora.simulator.profiles import PROFILES
-from sorabeat.sora.simulator.server import GET_SERVED, SET_CONNECTIONS, SET_FAULT, SoraSimulator
+from sorabeat.simulator.faults import FAULTS, METRICSETS
+from sorabeat.simulator.profiles import PROFILES
+from sorabeat.simulator.server import GET_SERVED, SET_CONNECTIONS, SET_FAULT, SoraSimulator
 
 __all__ = [
     "FAULTS",

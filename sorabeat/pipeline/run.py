@@ -13,7 +13,7 @@ import logging
 from typing import Protocol
 
 from sorabeat.outputs.base import Output
-from sorabeat.publish import Publisher
+from sorabeat.pipeline.publish import Publisher
 from sorabeat.spool.base import Spool
 
 log = logging.getLogger("sorabeat.publish")
