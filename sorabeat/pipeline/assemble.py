@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from sorabeat.config.load import LoadedConfig
-from sorabeat.config.secrets import SecretScrubber
-from sorabeat.config.settings import Settings
+from sorabeat.credentials import SecretScrubber
 from sorabeat.event import AgentInfo, EnvelopeSettings
 from sorabeat.monitoring.registry import Registry
 from sorabeat.outputs.base import Output
@@ -15,6 +13,7 @@ from sorabeat.outputs.console import ConsoleOutput
 from sorabeat.outputs.file import FileOutput
 from sorabeat.pipeline.publish import Publisher
 from sorabeat.pipeline.run import Pipeline
+from sorabeat.pipeline.settings import LoadedSettings, Settings
 from sorabeat.sora.hosts import parse_host
 from sorabeat.sora.input import SoraInput
 from sorabeat.spool.base import Spool
@@ -30,7 +29,7 @@ _UNVERIFIED = (
 )
 
 
-def startup_problems(loaded: LoadedConfig) -> list[str]:
+def startup_problems(loaded: LoadedSettings) -> list[str]:
     """What would stop ``run`` although the settings are valid: no module to poll, TLS files
     that cannot be loaded. ``test config`` reports the same, as metricbeat's builds modules."""
     settings = loaded.settings
@@ -109,7 +108,7 @@ def envelope_settings(settings: Settings, agent: AgentInfo) -> EnvelopeSettings:
     )
 
 
-def build_output(loaded: LoadedConfig, agent: AgentInfo, metrics: Registry) -> Output:
+def build_output(loaded: LoadedSettings, agent: AgentInfo, metrics: Registry) -> Output:
     settings = loaded.settings
     name = output_name(settings)
     out = settings.output
@@ -128,7 +127,7 @@ def build_output(loaded: LoadedConfig, agent: AgentInfo, metrics: Registry) -> O
     raise AssertionError(f"no output named {name}")
 
 
-async def build_spool(loaded: LoadedConfig, metrics: Registry) -> Spool:
+async def build_spool(loaded: LoadedSettings, metrics: Registry) -> Spool:
     queue = loaded.settings.queue
     if queue.mem is not None:
         return MemoryQueue(queue.mem, metrics)
@@ -140,7 +139,7 @@ async def build_spool(loaded: LoadedConfig, metrics: Registry) -> Spool:
 
 
 async def build_pipeline(
-    loaded: LoadedConfig, agent: AgentInfo, metrics: Registry, output: Output | None = None
+    loaded: LoadedSettings, agent: AgentInfo, metrics: Registry, output: Output | None = None
 ) -> Pipeline:
     settings = loaded.settings
     for warning in insecure_tls_warnings(settings):

@@ -13,7 +13,6 @@ import orjson
 import osmem_server
 import pytest
 
-from sorabeat.config.settings import TemplateSettings
 from sorabeat.es.bulk import ActionBuilder, bulk_body
 from sorabeat.es.client import ElasticsearchHost
 from sorabeat.es.format import EventFormat
@@ -21,6 +20,7 @@ from sorabeat.es.hosts import parse_host
 from sorabeat.es.index_management import load_template
 from sorabeat.es.output import agent_fields
 from sorabeat.es.response import Item, Request, classify
+from sorabeat.es.settings import TemplateSettings
 from sorabeat.monitoring.registry import Registry
 from tests.emulators.elasticsearch import ElasticsearchEmulator
 from tests.es_support import AGENT, es_settings, make_events, new_output, publish_all

@@ -11,10 +11,10 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sorabeat.config.settings import HttpSettings
 from sorabeat.event import AgentInfo
 from sorabeat.monitoring.registry import Registry
 from sorabeat.monitoring.server import MonitoringServer
+from sorabeat.monitoring.settings import HttpSettings
 from sorabeat.outputs.base import AckFn
 from sorabeat.pipeline.publish import Publisher
 from sorabeat.spool.memory import MemoryQueue

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sorabeat.config.load import ConfigError, LoadedConfig, LoadOptions, load
+from sorabeat.config.load import ConfigError, LoadOptions
+from sorabeat.pipeline.settings import LoadedSettings, load_settings
 
 MODULE = """\
 - module: sora
@@ -29,9 +30,9 @@ def make(tmp_path: Path, main: str, *, module: str | None = MODULE) -> None:
         write(tmp_path / "modules.d" / "sora.yml", module)
 
 
-def run_load(tmp_path: Path, **kw: object) -> LoadedConfig:
+def run_load(tmp_path: Path, **kw: object) -> LoadedSettings:
     opts = LoadOptions(path_home=str(tmp_path), cwd=str(tmp_path), environ={}, **kw)  # type: ignore[arg-type]
-    return load(opts)
+    return load_settings(opts)
 
 
 def problems(tmp_path: Path, **kw: object) -> list[str]:
@@ -107,7 +108,7 @@ def test_variables_from_environment_settings_and_defaults(tmp_path: Path) -> Non
     opts = LoadOptions(
         path_home=str(tmp_path), cwd=str(tmp_path), environ={"LS_HOST": "ls.example", "LEVEL": "5"}
     )
-    loaded = load(opts)
+    loaded = load_settings(opts)
     ls = loaded.settings.output.logstash
     assert ls is not None
     assert ls.hosts == ["ls.example:5044"]
@@ -124,7 +125,7 @@ def test_secret_lookup_comes_before_environment(tmp_path: Path) -> None:
         environ={"ES_PWD": "from-env"},
         secrets=lambda name: "from-keystore" if name == "ES_PWD" else None,
     )
-    es = load(opts).settings.output.elasticsearch
+    es = load_settings(opts).settings.output.elasticsearch
     assert es is not None and es.password == "from-keystore"
 
 
@@ -247,7 +248,7 @@ def test_defaults_that_name_other_settings_are_expanded(tmp_path: Path) -> None:
 def test_nested_default_references_are_expanded(tmp_path: Path) -> None:
     make(tmp_path, "output.console: {}\nname: ${A:${B}}\ntags: ['${C:${D:x}}']\n")
     opts = LoadOptions(path_home=str(tmp_path), cwd=str(tmp_path), environ={"B": "bee"})
-    loaded = load(opts)
+    loaded = load_settings(opts)
     assert loaded.settings.name == "bee"
     assert loaded.settings.tags == ["x"]
 

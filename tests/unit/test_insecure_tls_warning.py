@@ -7,19 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from sorabeat.config.load import LoadedConfig, LoadOptions, load
+from sorabeat.config.load import LoadOptions
 from sorabeat.event import AgentInfo
 from sorabeat.monitoring.registry import Registry
 from sorabeat.pipeline.assemble import build_pipeline, insecure_tls_warnings
+from sorabeat.pipeline.settings import LoadedSettings, load_settings
 
 AGENT = AgentInfo(name="n", hostname="h", id="i", ephemeral_id="e", version="0.1.0")
 
 
-def loaded(tmp_path: Path, main: str, modules: str) -> LoadedConfig:
+def loaded(tmp_path: Path, main: str, modules: str) -> LoadedSettings:
     (tmp_path / "sorabeat.yml").write_text(main)
     (tmp_path / "modules.d").mkdir(exist_ok=True)
     (tmp_path / "modules.d" / "sora.yml").write_text(modules)
-    return load(LoadOptions(path_home=str(tmp_path), cwd=str(tmp_path), environ={}))
+    return load_settings(LoadOptions(path_home=str(tmp_path), cwd=str(tmp_path), environ={}))
 
 
 SECURE_MODULE = "- module: sora\n  hosts: ['https://sora.example:3000']\n"

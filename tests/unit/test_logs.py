@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sorabeat import logs
-from sorabeat.config.settings import LogFilesSettings, LoggingSettings
+from sorabeat.logs.settings import LogFilesSettings, LoggingSettings
 
 
 @pytest.fixture(autouse=True)

@@ -15,16 +15,16 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sorabeat.config.secrets import (
+from sorabeat.config.secrets import mask_secrets, secret_values
+from sorabeat.credentials import (
     MASK,
     MIN_CUT_LENGTH,
     MIN_MASKED_LENGTH,
     ScrubbingWriter,
     SecretScrubber,
-    mask_secrets,
-    secret_values,
     travel_forms,
 )
+from sorabeat.pipeline.settings import Settings
 
 secret_text = st.text(min_size=MIN_MASKED_LENGTH, max_size=24).filter(
     # a secret the mask itself spells ("xxxx") cannot be told from masked text
@@ -166,13 +166,13 @@ def test_secret_values_know_every_place_a_secret_is_configured() -> None:
             }
         },
     }
-    found = secret_values(data)
+    found = secret_values(data, Settings)
     assert {"tok-123456", "module-pw", "id:the-key", "c2VjcmV0", "ApiKey c2VjcmV0"} <= found
     assert "application/json" not in found  # a harmless header
     assert "p%40ss-word" in found and "p@ss-word" in found
     assert base64.b64encode(b"sora:p@ss-word").decode() in found  # what httpx sends
     assert base64.b64encode(b"u:module-pw").decode() in found
-    masked = mask_secrets(data)
+    masked = mask_secrets(data, Settings)
     headers = masked["sorabeat"]["modules"][0]["headers"]
     assert headers == {"X-Auth-Token": MASK, "Accept": "application/json"}
 
@@ -209,10 +209,10 @@ def test_a_secret_cut_short_by_a_snippet_is_masked(
 
 
 def test_the_monitoring_endpoint_is_scrubbed() -> None:
-    from sorabeat.config.settings import HttpSettings
     from sorabeat.event import AgentInfo
     from sorabeat.monitoring.registry import Registry
     from sorabeat.monitoring.server import MonitoringServer
+    from sorabeat.monitoring.settings import HttpSettings
 
     registry = Registry()
     # a label quoting a setting or a server's words

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from sorabeat.config.secrets import MASK, mask_secrets
+from sorabeat.config.secrets import mask_secrets
+from sorabeat.credentials import MASK
+from sorabeat.pipeline.settings import Settings
 
 
 def test_secret_settings_and_auth_headers_are_masked() -> None:
@@ -26,7 +28,7 @@ def test_secret_settings_and_auth_headers_are_masked() -> None:
         },
         "setup": {"kibana": {"password": "pw3"}},
     }
-    masked = mask_secrets(data)
+    masked = mask_secrets(data, Settings)
     text = repr(masked)
     for secret in ("pw1", "id:key", "kp", "pw2", "Bearer t", "pw3"):
         assert secret not in text
@@ -47,9 +49,9 @@ def test_passwords_written_into_urls_are_masked_and_known_as_secrets() -> None:
     from sorabeat.es.hosts import parse_host
 
     data = {"output": {"elasticsearch": {"hosts": ["https://elastic:Sup3rS3cret@es:9200/"]}}}
-    masked = mask_secrets(data)
+    masked = mask_secrets(data, Settings)
     assert masked["output"]["elasticsearch"]["hosts"] == ["https://elastic:xxxxx@es:9200/"]
-    found = secret_values(data)
+    found = secret_values(data, Settings)
     assert "Sup3rS3cret" in found
     assert base64.b64encode(b"elastic:Sup3rS3cret").decode() in found
     assert (

@@ -12,10 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sorabeat.config import yamlbounds
-from sorabeat.config.load import ConfigError, LoadOptions, load
+from sorabeat.config.load import ConfigError, LoadOptions
 from sorabeat.config.raw import ConfigFileError, parse_override, parse_yaml
 from sorabeat.config.schema import ExpandedStr, _typed
 from sorabeat.es.fields import FieldsError, load_fields
+from sorabeat.pipeline.settings import load_settings
 
 
 def alias_bomb(levels: int = 9, width: int = 9) -> str:
@@ -76,7 +77,7 @@ def test_modules_d_files_are_bounded_too(tmp_path: Path) -> None:
     (tmp_path / "modules.d").mkdir()
     (tmp_path / "modules.d" / "sora.yml").write_text("- &m {module: sora, x: [*m]}\n")
     with pytest.raises(ConfigError) as info:
-        load(LoadOptions(path_home=str(tmp_path), cwd=str(tmp_path), environ={}))
+        load_settings(LoadOptions(path_home=str(tmp_path), cwd=str(tmp_path), environ={}))
     assert any("alias cycle" in str(p) for p in info.value.problems)
 
 

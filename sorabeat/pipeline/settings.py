@@ -1,25 +1,25 @@
-"""The whole configuration of sorabeat, as typed settings.
+"""The whole configuration of sorabeat, as typed settings: the composition root's tree.
 
-Each stage declares its own section (``sorabeat.sora.settings``, ``sorabeat.lumberjack.settings``,
+Each part declares its own section (``sorabeat.sora.settings``, ``sorabeat.lumberjack.settings``,
 ...); this module assembles them under the keys metricbeat uses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from sorabeat.config.schema import PositiveSeconds, Range, Seconds, Size, setting
-from sorabeat.es.settings import ElasticsearchSettings
+from sorabeat.config.load import LoadedConfig, LoadOptions, load
+from sorabeat.config.schema import Seconds, setting
+from sorabeat.es.settings import ElasticsearchSettings, TemplateSettings
+from sorabeat.event import EnvelopeFormat
 from sorabeat.kibana.settings import DashboardsSettings, KibanaSettings
+from sorabeat.logs.settings import LoggingSettings
 from sorabeat.lumberjack.settings import LogstashSettings
+from sorabeat.monitoring.settings import HttpSettings
 from sorabeat.outputs.settings import ConsoleSettings, FileSettings
 from sorabeat.sora.settings import SoraModuleSettings
 from sorabeat.spool.settings import MemQueueSettings, SpoolSettings
-from sorabeat.tls import TLSSettings
-
-EventFormat = Literal["8", "6"]
-LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
 @dataclass(frozen=True)
@@ -94,69 +94,6 @@ class QueueSection:
 
 
 @dataclass(frozen=True)
-class LogFilesSettings:
-    path: str | None = setting(None, doc="Directory of the log files; default: path.logs.")
-    name: str = setting("sorabeat", doc="Name of the active log file.")
-    rotateeverybytes: Size = setting(10 * 1024 * 1024, doc="Rotate at this size.")
-    keepfiles: Annotated[int, Range(2, 1024)] = setting(7, doc="Log files kept.")
-    permissions: Annotated[int, Range(0, 0o777)] = setting(0o600, doc="File mode (octal).")
-
-
-@dataclass(frozen=True)
-class LogMetricsSettings:
-    enabled: bool = setting(
-        True, doc='Log "Non-zero metrics in the last 30s" with what moved, every period.'
-    )
-    period: PositiveSeconds = setting(30.0, doc="Period of the metrics line.")
-
-
-@dataclass(frozen=True)
-class LoggingSettings:
-    level: LogLevel = setting("info", doc="debug, info, warning, error or critical.")
-    selectors: list[str] = setting(
-        factory=list,
-        doc="Debug selectors: sora, spool, lumberjack, elasticsearch, publish, config, or *.",
-    )
-    to_stderr: bool = setting(False, doc="Log to stderr (-e sets it); wins over to_files.")
-    to_files: bool | None = setting(
-        None,
-        doc="Log to rotating files under logging.files.path. Unset: true, except with "
-        "--environment systemd or container, where logs go to stderr (the journal) unless "
-        "this is set to true.",
-    )
-    json: bool = setting(
-        False,
-        doc="ECS-style JSON lines (@timestamp, log.level, log.logger, message, service.name).",
-    )
-    files: LogFilesSettings = setting(factory=LogFilesSettings, doc="Log files.")
-    metrics: LogMetricsSettings = setting(factory=LogMetricsSettings, doc="Periodic metrics line.")
-
-
-@dataclass(frozen=True)
-class HttpSettings:
-    enabled: bool = setting(
-        False, doc="Serve / (identity), /stats (JSON), /metrics (Prometheus) and /health."
-    )
-    host: str = setting(
-        "localhost", doc="Listen address; anyone who can reach it can read the metrics."
-    )
-    port: Annotated[int, Range(0, 65535)] = setting(5066, doc="Listen port (0: any free port).")
-    unhealthy_after: PositiveSeconds = setting(
-        300.0,
-        doc="/health turns unhealthy when no event was acknowledged this long while some wait.",
-    )
-
-
-@dataclass(frozen=True)
-class TemplateSettings:
-    enabled: bool = setting(True, doc="Load the index template at setup.")
-    name: str = setting("sorabeat-%{[agent.version]}", doc="Template name.")
-    pattern: str = setting("sorabeat-%{[agent.version]}-*", doc="Index pattern it applies to.")
-    overwrite: bool = setting(False, doc="Replace an existing template.")
-    settings: dict[str, Any] = setting(factory=dict, doc="Extra index settings.")
-
-
-@dataclass(frozen=True)
 class SetupSettings:
     template: TemplateSettings = setting(factory=TemplateSettings, doc="Index template.")
     kibana: KibanaSettings = setting(factory=KibanaSettings, doc="Kibana, for dashboards.")
@@ -171,7 +108,7 @@ class Settings:
     tags: list[str] = setting(factory=list, doc="Tags added to every event.")
     fields: dict[str, Any] = setting(factory=dict, doc="Fields added to every event.")
     fields_under_root: bool = setting(False, doc="Put fields at the top level.")
-    event_format: EventFormat = setting(
+    event_format: EnvelopeFormat = setting(
         "8",
         doc='"8": the metricbeat 7.x/8.x event shape; "6": the Beats 6.0 shape of the original '
         "Sorabeat.",
@@ -194,4 +131,9 @@ class Settings:
         return [m for m in self.sorabeat.modules if m.enabled]
 
 
-__all__ = ["Settings", "TLSSettings"]
+LoadedSettings = LoadedConfig[Settings]
+
+
+def load_settings(opts: LoadOptions) -> LoadedSettings:
+    """Load, merge, expand and validate the whole tree; ConfigError lists every problem."""
+    return load(opts, Settings)

@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
-from sorabeat.config.secrets import MASK, MIN_MASKED_LENGTH, SecretScrubber
-from sorabeat.config.settings import LoggingSettings
+from sorabeat.credentials import MASK, MIN_MASKED_LENGTH, SecretScrubber
+from sorabeat.logs.settings import LoggingSettings
 
 __all__ = ["MASK", "MIN_MASKED_LENGTH", "configure"]
 
