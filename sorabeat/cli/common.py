@@ -219,7 +219,3 @@ def _configure_logging(args: argparse.Namespace, loaded: LoadedSettings) -> None
         secrets=loaded.secret_values,
         logs_dir=loaded.paths.logs,
     )
-
-
-def print_err(message: str) -> None:
-    print(message, file=sys.stderr)

@@ -183,9 +183,6 @@ class NodeState:
                 sums[i] += value
         return sums
 
-    def open_sessions(self) -> int:
-        return sum(1 for channel in self.channels if channel.members)
-
     def relay_counts(self, peer: RelayPeer) -> tuple[int, int]:
         age = self.t - peer.started
         return int(peer.received_rate * age), int(peer.sent_rate * age)
