@@ -14,8 +14,6 @@ Figures, per round and in total:
               less the drops sorabeat counted and logged, plus documents served but never
               spooled beyond what the SIGKILLs/stops/timeouts of the round explain. Must be 0.
   dropped     events sorabeat logged as dropped (spool full, disk full)
-  unlogged_drops  events spooled on a full disk by a run SIGKILLed before it logged their
-              drop (sorabeat logs drops at most every 10s): a defect of the log, not lost
   unspooled   ok answers never spooled; each explained by a poll cut short by a kill,
               a stop or a client timeout (the rest count as lost)
   duplicates  events received more than once; unexplained_duplicates: those whose copies
@@ -47,7 +45,6 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -148,12 +145,6 @@ def wait_for(
         time.sleep(0.05)
 
 
-def stamp(epoch: float) -> str:
-    """An epoch time as sorabeat writes @timestamp (UTC, milliseconds)."""
-    moment = datetime.fromtimestamp(epoch, UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
-
-
 def free_port() -> int:
     import socket
 
@@ -237,7 +228,6 @@ class RoundFigures:
     received: int = 0
     lost: int = 0
     dropped: int = 0
-    unlogged_drops: int = 0
     unspooled: int = 0
     duplicates: int = 0
     unexplained_duplicates: int = 0
@@ -250,7 +240,6 @@ class RoundFigures:
         "received",
         "lost",
         "dropped",
-        "unlogged_drops",
         "unspooled",
         "duplicates",
         "unexplained_duplicates",
@@ -282,7 +271,6 @@ class Campaign:
         # spooled polls not yet seen at the receiver: event count, and the run that spooled it
         self.pending_spooled: dict[tuple[str, str, str], tuple[int, int]] = {}
         self.killed: set[int] = set()  # runs of sorabeat ended by SIGKILL
-        self.full_windows: list[tuple[str, str]] = []  # @timestamps a poll may be dropped at
         self.counts: dict[str, int] = Counter()
         self.delivered: dict[tuple[str, str, str], set[str]] = {}
         self.served: dict[str, Any] = {}  # the simulator's counts for the round
@@ -425,13 +413,10 @@ class Campaign:
             elif kind == "sora-fault":
                 figures.faults.append(f"sora-fault({self.sora_fault(address)})")
             else:
-                full_from = time.time()
                 filler = fill(self.data)
                 held = self.rng.uniform(0.5, 2.0)
                 time.sleep(held)
                 filler.unlink()
-                # a poll begun up to a timeout before the disk filled may append while full
-                self.full_windows.append((stamp(full_from - TIMEOUT), stamp(time.time() + 0.5)))
                 disk_full = True
                 figures.faults.append(f"disk-full({held:.1f}s)")
         time.sleep(max(0.0, begun + 3.5 - time.monotonic()))
@@ -487,26 +472,21 @@ class Campaign:
         figures.served = served["stats"]["ok"] + served["connections"]["objects"]
         timeouts = 0
         stopped_polls = self.counts["kills"] + self.counts["stops"] - self.counts["explained"]
-        dropped_by_killed = 0
         for run, beat in enumerate(self.beats):
             text = beat.new_stderr()
             for m in SPOOLED.finditer(text):
                 count, metricset, at, host = int(m.group(1)), m.group(2), m.group(3), m.group(4)
                 self.pending_spooled[(host, metricset, at)] = (count, run)
-            dropped = sum(int(m.group(1)) for m in DROPPED.finditer(text))
-            figures.dropped += dropped
-            dropped_by_killed += dropped if run in self.killed else 0
+            figures.dropped += sum(int(m.group(1)) for m in DROPPED.finditer(text))
         # wait until every spooled poll is at the receiver (or the time is up: lost)
         received: dict[tuple[str, str, str], set[str]] = defaultdict(set)
 
-        def unreceived(only_unlogged: bool = False) -> int:
-            """Spooled events not received; with ``only_unlogged``, only those a killed run
-            spooled while the disk was full (it may have dropped them without saying so)."""
+        def unreceived() -> int:
+            """Spooled events not received (sorabeat logs every drop when it happens, so a
+            missing event beyond the logged drops is lost, SIGKILL or not)."""
             return sum(
                 count - len(self.delivered.get(poll, set()) | received.get(poll, set()))
-                for poll, (count, run) in self.pending_spooled.items()
-                if not only_unlogged
-                or (run in self.killed and any(a <= poll[2] <= b for a, b in self.full_windows))
+                for poll, (count, _) in self.pending_spooled.items()
             )
 
         good_polls: Counter[str] = Counter()
@@ -552,17 +532,13 @@ class Campaign:
         def settled() -> bool:
             # drops cannot be told apart: the wait ends when what is missing is at most
             # what was dropped (each still counted below)
-            return take() or unreceived() <= figures.dropped + unreceived(only_unlogged=True)
+            return take() or unreceived() <= figures.dropped
 
         with contextlib.suppress(HangError):
             wait_for(settled, self.settle_timeout, "every spooled event at the receiver")
         for poll, keys in received.items():
             self.delivered.setdefault(poll, set()).update(keys)
         missing = unreceived()
-        # Drops are logged at most every 10s (and at a clean stop): a SIGKILL in between
-        # loses the count of the rest from the log. Missing events that a killed run spooled
-        # while the disk was full, beyond the drops it did log, are such drops.
-        figures.unlogged_drops = max(0, unreceived(only_unlogged=True) - dropped_by_killed)
         self.pending_spooled.clear()
         # served documents never spooled: each kill or stop may cut one poll per metricset,
         # each client timeout of an ok answer turns it into an error event
@@ -574,18 +550,18 @@ class Campaign:
             0, served["connections"]["objects"] - good_objects
         )
         figures.unspooled = max(0, short - missing)
-        unexplained = max(0, figures.unspooled - allowance * (1 + CONNECTIONS))
         self.counts["explained"] = self.counts["kills"] + self.counts["stops"]
-        figures.lost = max(0, missing - figures.dropped - figures.unlogged_drops) + unexplained
+        # a logged drop explains one missing event, whether the spool refused it at append
+        # (never spooled) or deleted it later to make room (spooled, never sent)
+        uncut = max(0, figures.unspooled - allowance * (1 + CONNECTIONS))
+        figures.lost = max(0, missing + uncut - figures.dropped)
         if missing:
             figures.notes.append(f"{missing} spooled events never arrived")
-        if figures.unlogged_drops:
+        if figures.lost:
             figures.notes.append(
-                f"DEFECT: {figures.unlogged_drops} events spooled by a SIGKILLed run on a full "
-                "disk were neither received nor logged as dropped (drop notices are rate-limited)"
+                f"{figures.lost} served events neither received nor explained by a logged drop, "
+                "a kill, a stop or a client timeout"
             )
-        if unexplained:
-            figures.notes.append(f"{unexplained} served events neither spooled nor explained")
 
     def run(self, rounds: int) -> int:
         reason = mount_tmpfs(self.data)

@@ -149,20 +149,28 @@ def test_an_ok_answer_the_client_timed_out_on_is_explained(tmp_path: Path, messa
 
 
 @pytest.mark.parametrize("killed", [False, True])
-def test_a_drop_a_killed_run_had_no_time_to_log_is_counted_apart(
+def test_spooled_events_missing_beyond_the_logged_drops_are_lost(
     tmp_path: Path, killed: bool
 ) -> None:
+    # sorabeat logs every drop when it happens: a SIGKILL on a full disk excuses nothing
     c = campaign(tmp_path, spooled(T1) + spooled(T2) + spooled(T3), [stats(T1)], ok=3)
-    c.full_windows.append((T2, T3))  # the disk was full when T2 and T3 were appended
     if killed:
         c.killed.add(0)
-    f = reconcile(c)
-    assert (f.unlogged_drops, f.lost) == ((2, 0) if killed else (0, 2))
+    assert reconcile(c).lost == 2
 
 
-def test_unlogged_drops_stay_inside_the_full_disk_window(tmp_path: Path) -> None:
-    c = campaign(tmp_path, spooled(T1) + spooled(T2) + spooled(T3), [stats(T3)], ok=3)
-    c.full_windows.append((T2, T3))
-    c.killed.add(0)
+def test_a_poll_the_spool_refused_is_explained_by_its_logged_drop(tmp_path: Path) -> None:
+    # a full disk: the spool stored nothing of T2's poll and logged the drop at once
+    refused = (
+        f"DEBUG\tspooled 0 stats events of {T2} from {HOST} (1 dropped)\n"
+        "WARNING\tno space left to store events in spool /d (No space): dropped 1 events\n"
+    )
+    c = campaign(tmp_path, spooled(T1) + refused, [stats(T1)], ok=2)
     f = reconcile(c)
-    assert (f.unlogged_drops, f.lost) == (1, 1)  # T1 was spooled before the disk filled
+    assert (f.dropped, f.unspooled, f.lost) == (1, 1, 0)
+
+
+def test_a_refused_poll_without_its_drop_line_is_lost(tmp_path: Path) -> None:
+    refused = f"DEBUG\tspooled 0 stats events of {T2} from {HOST} (1 dropped)\n"
+    c = campaign(tmp_path, spooled(T1) + refused, [stats(T1)], ok=2)
+    assert reconcile(c).lost == 1
