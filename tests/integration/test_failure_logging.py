@@ -26,7 +26,7 @@ from tests.integration.lumberjack_helpers import (
     wait_for,
 )
 from tests.integration.procs import free_port
-from tests.integration.test_sora_fetch import poller_for
+from tests.integration.sora.test_fetch import poller_for
 
 
 class Clock:

@@ -12,7 +12,7 @@ from sorabeat.config.reference import render_reference, uncomment
 from sorabeat.config.schema import Validator, walk_keys
 from sorabeat.pipeline.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REFERENCE = ROOT / "conf" / "sorabeat.reference.yml"
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from sorabeat.cli import build_parser
-from tests.integration.test_cli import sorabeat
+from tests.integration.cli.test_cli import sorabeat
 
 
 def test_demo_keep_in_a_directory_that_cannot_be_created(tmp_path: Path) -> None:

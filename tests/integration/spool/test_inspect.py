@@ -23,10 +23,10 @@ from sorabeat.spool.disk import DiskSpool
 from sorabeat.spool.inspection import SpoolReport, inspect_spool
 from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, segment_name
 from sorabeat.spool.state import write_state
-from tests.integration.test_spool_corruption import EVENTS, SETTINGS, build, flip, records, seg
+from tests.integration.spool.test_corruption import EVENTS, SETTINGS, build, flip, records, seg
 from tests.spool_support import WAIT, read_backlog
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

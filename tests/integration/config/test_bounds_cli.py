@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_cli import setup_dir
-from tests.unit.test_yaml_bounds import alias_bomb
+from tests.integration.cli.test_cli import setup_dir
+from tests.unit.config.test_yamlbounds import alias_bomb
 
 MEMORY_LIMIT = 1024 * 1024 * 1024  # address space: the interpreter and its imports fit easily
 

@@ -19,7 +19,7 @@ from sorabeat.spool.disk import DiskSpool
 from tests.integration.spool_writer import SETTINGS
 from tests.spool_support import WAIT, event_id, intact, read_backlog
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 KILLS = 25
 SEED = int(os.environ.get("SPOOL_KILL_SEED", "20260102"))  # reproducible; vary to explore
 ROUND_IDS = 10**7  # each run numbers its events from round * ROUND_IDS
