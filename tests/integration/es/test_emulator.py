@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.emulators.elasticsearch import ElasticsearchEmulator, filter_path
+from tools.emulators.elasticsearch import ElasticsearchEmulator, filter_path
 
 pytestmark = pytest.mark.timeout(60)
 NDJSON = {"Content-Type": "application/x-ndjson"}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sorabeat.spool.record import encode_records
+from sorabeat.spool.record import encode_records, frame_records
 from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, create_segment, read_records, segment_name
 from sorabeat.spool.writer import GroupOutcome, SegmentWriter, WriteRequest
 
@@ -27,7 +27,8 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 def request(loop: asyncio.AbstractEventLoop, first: int, *payloads: bytes) -> WriteRequest:
-    return WriteRequest(first, payloads, encode_records(first, payloads), loop.create_future())
+    parts = frame_records(first, payloads)
+    return WriteRequest(first, payloads, parts, sum(map(len, parts)), loop.create_future())
 
 
 def writer(directory: Path, segment_size: int = 1 << 20, first: int = 0) -> SegmentWriter:
@@ -38,6 +39,7 @@ def writer(directory: Path, segment_size: int = 1 << 20, first: int = 0) -> Segm
         first,
         SEGMENT_HEADER_SIZE,
         first,
+        0,  # the CRC of an empty segment's records
         segment_size,
         100,
         0.0,
@@ -121,7 +123,7 @@ def test_the_thread_reports_each_group_then_none_when_stopped(
             done.set()
 
     fd, _ = create_segment(str(tmp_path), 0)
-    w = SegmentWriter(str(tmp_path), fd, 0, SEGMENT_HEADER_SIZE, 0, 1 << 20, 100, 0.0, report)
+    w = SegmentWriter(str(tmp_path), fd, 0, SEGMENT_HEADER_SIZE, 0, 0, 1 << 20, 100, 0.0, report)
     w.submit(request(loop, 0, b"a"))
     w.start()
     w.stop()

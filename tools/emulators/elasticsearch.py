@@ -8,7 +8,7 @@ invalid index names, missing pipelines, data-stream rules); request-level errors
 introspection of what was stored, in arrival order. ``null_store`` answers every bulk item
 with success after minimal parsing (for benchmarks).
 
-Run as a process: ``python -m tests.emulators.elasticsearch [--null-store] [--port N]``
+Run as a process: ``python -m tools.emulators.elasticsearch [--null-store] [--port N]``
 prints one JSON line with the URL once it listens, and exits after ``--max-runtime``.
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from tests.emulators.http11 import HttpServer, Request, Response
+from tools.emulators.http11 import HttpServer, Request, Response
 
 JSON = dict[str, Any]
 _DATE = re.compile(
