@@ -18,10 +18,10 @@ import orjson
 import pytest
 
 from sorabeat.event import AgentInfo, EnvelopeSettings
+from sorabeat.simulator import SoraSimulator
 from sorabeat.sora.input import SoraInput
 from sorabeat.sora.poller import MetricsetPoller
 from sorabeat.sora.settings import SoraModuleSettings
-from sorabeat.simulator import SoraSimulator
 
 AGENT = AgentInfo(name="n", hostname="h", id="i", ephemeral_id="e", version="0.1.0")
 # rate name -> the rtp counter (18.10+ names) and its factor
