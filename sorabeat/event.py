@@ -23,7 +23,7 @@ TIMESTAMP_END = TIMESTAMP_START + len("2006-01-02T15:04:05.000Z")
 METADATA_START = TIMESTAMP_END + len(b'","@metadata":')
 ECS_VERSION = "8.0.0"
 
-EventFormat = Literal["8", "6"]
+EnvelopeFormat = Literal["8", "6"]
 Buffer = bytes | bytearray | memoryview
 
 
@@ -75,7 +75,7 @@ class EnvelopeSettings:
     """What the envelope needs from the configuration, resolved once."""
 
     agent: AgentInfo
-    format: EventFormat = "8"
+    format: EnvelopeFormat = "8"
     beat: str = "sorabeat"  # @metadata.beat: the output's lowercased index option
     metadata_version: str | None = None  # @metadata.version; default: agent.version
     fields: Mapping[str, Any] = field(default_factory=dict)

@@ -22,7 +22,22 @@ from typing import Any, ClassVar
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from sorabeat.tls import normalize_fingerprint, presented_chain
+_ENCODING_DER = 2  # _ssl.ENCODING_DER: the private chain API returns Certificate objects
+
+
+def normalize_fingerprint(text: str) -> str:
+    return text.replace(":", "").lower()
+
+
+def presented_chain(ssl_object: Any) -> list[bytes]:
+    """DER certificates the peer presented, leaf first."""
+    inner = getattr(ssl_object, "_sslobj", ssl_object)
+    getter = getattr(inner, "get_unverified_chain", None)
+    if getter is not None:
+        chain = getter() or []
+        return [c.public_bytes(_ENCODING_DER) if hasattr(c, "public_bytes") else c for c in chain]
+    leaf = ssl_object.getpeercert(binary_form=True)
+    return [leaf] if leaf else []
 
 
 def verify_pinned_chain(

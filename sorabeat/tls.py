@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from sorabeat.config.schema import Pattern, setting
+from sorabeat.pinning import pin
 
 TLSVersion = Literal["TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 VerificationMode = Literal["full", "strict", "certificate", "none"]
@@ -22,7 +23,6 @@ _VERSIONS: dict[str, ssl.TLSVersion] = {
     "TLSv1.3": ssl.TLSVersion.TLSv1_3,
 }
 
-_ENCODING_DER = 2  # _ssl.ENCODING_DER: the private chain API returns Certificate objects
 
 _FINGERPRINT = Pattern(r"(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}", "a hex SHA-256 fingerprint")
 
@@ -92,10 +92,6 @@ def load_authorities(ctx: ssl.SSLContext, paths: list[str]) -> None:
             ) from None
 
 
-def normalize_fingerprint(text: str) -> str:
-    return text.replace(":", "").lower()
-
-
 def client_context(settings: TLSSettings) -> ssl.SSLContext:
     """Build a client SSLContext from ``ssl.*`` settings.
 
@@ -145,21 +141,8 @@ def client_context(settings: TLSSettings) -> ssl.SSLContext:
         except OSError as exc:
             raise TLSConfigError(f"ssl.certificate/ssl.key: {_reason(exc)}") from None
     if settings.ca_trusted_fingerprint and mode != "none":
-        from sorabeat.pinning import pin  # pinning builds on this module
-
         pin(ctx, settings.ca_trusted_fingerprint, mode)
     return ctx
-
-
-def presented_chain(ssl_object: Any) -> list[bytes]:
-    """DER certificates the peer presented, leaf first."""
-    inner = getattr(ssl_object, "_sslobj", ssl_object)
-    getter = getattr(inner, "get_unverified_chain", None)
-    if getter is not None:
-        chain = getter() or []
-        return [c.public_bytes(_ENCODING_DER) if hasattr(c, "public_bytes") else c for c in chain]
-    leaf = ssl_object.getpeercert(binary_form=True)
-    return [leaf] if leaf else []
 
 
 def _reason(exc: BaseException) -> str:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from sorabeat.event import EnvelopeSettings, MetricsetEncoder
+from sorabeat.simulator import PROFILES, SoraSimulator
+from sorabeat.simulator.state import NodeState
 from sorabeat.sora.connections import Document, documents_from_objects
 from sorabeat.sora.derived import Derivation
-from sorabeat.sora.simulator import PROFILES, SoraSimulator
-from sorabeat.sora.simulator.state import NodeState
 from sorabeat.sora.stats import add_aggregates
 from tests.es_support import AGENT, EPOCH_MS
 

@@ -93,13 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_global_flags(common, top_level=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"sorabeat.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"sorabeat.cli.{name}":
-                raise
-            continue  # a command whose module is not part of this build
-        module.register(subparsers, common)
+        importlib.import_module(f"sorabeat.cli.{name}").register(subparsers, common)
     return parser
 
 

@@ -11,14 +11,10 @@ from typing import Any
 
 from sorabeat import logs
 from sorabeat.config import load as config_load
-from sorabeat.config.load import ConfigError, LoadedConfig, LoadOptions, Paths
-from sorabeat.config.secrets import (
-    MIN_MASKED_LENGTH,
-    ScrubbingWriter,
-    SecretScrubber,
-    short_secrets,
-)
+from sorabeat.config.load import ConfigError, LoadOptions, Paths
+from sorabeat.credentials import MIN_MASKED_LENGTH, ScrubbingWriter, SecretScrubber, short_secrets
 from sorabeat.keystore import Keystore, KeystoreError, keystore_path
+from sorabeat.pipeline.settings import LoadedSettings, load_settings
 
 # Signals that stop a long-running command gracefully, as libbeat does: SIGHUP too (a closed
 # terminal or a supervisor's stop must not kill the process and lose what is in flight).
@@ -154,7 +150,7 @@ def open_keystore(paths: Paths, strict_perms: bool) -> Keystore | None:
         raise CliError(str(exc)) from None
 
 
-def load_config(args: argparse.Namespace) -> LoadedConfig:
+def load_config(args: argparse.Namespace) -> LoadedSettings:
     """Load the configuration, ``${NAME}`` looked up in the keystore first, or end the
     command listing every problem."""
     opts = load_options(args)
@@ -162,7 +158,7 @@ def load_config(args: argparse.Namespace) -> LoadedConfig:
         store = open_keystore(config_load.load_paths(opts), opts.strict_perms)
         if store is not None:
             opts.secrets = store.get
-        loaded = config_load.load(opts)
+        loaded = load_settings(opts)
     except ConfigError as exc:
         raise _config_error(exc) from None
     # until a command sets up its own logging (run: files), what it logs goes to stderr,
@@ -177,7 +173,7 @@ def load_config(args: argparse.Namespace) -> LoadedConfig:
     return loaded
 
 
-def scrub_output(loaded: LoadedConfig) -> SecretScrubber:
+def scrub_output(loaded: LoadedSettings) -> SecretScrubber:
     """From here on, whatever the command prints passes the scrubber (a server's reply
     echoing a credential, a message quoting a setting), on stdout and stderr alike."""
     scrubber = SecretScrubber(loaded.secret_values)
@@ -203,7 +199,7 @@ def selectors(args: argparse.Namespace) -> list[str]:
     return [s.strip() for arg in args.selectors for s in arg.split(",") if s.strip()]
 
 
-def setup_logging(args: argparse.Namespace, loaded: LoadedConfig) -> None:
+def setup_logging(args: argparse.Namespace, loaded: LoadedSettings) -> None:
     try:
         _configure_logging(args, loaded)
     except OSError as exc:
@@ -214,7 +210,7 @@ def setup_logging(args: argparse.Namespace, loaded: LoadedConfig) -> None:
         ) from None
 
 
-def _configure_logging(args: argparse.Namespace, loaded: LoadedConfig) -> None:
+def _configure_logging(args: argparse.Namespace, loaded: LoadedSettings) -> None:
     logs.configure(
         loaded.settings.logging,
         to_stderr=args.log_stderr,
@@ -223,7 +219,3 @@ def _configure_logging(args: argparse.Namespace, loaded: LoadedConfig) -> None:
         secrets=loaded.secret_values,
         logs_dir=loaded.paths.logs,
     )
-
-
-def print_err(message: str) -> None:
-    print(message, file=sys.stderr)

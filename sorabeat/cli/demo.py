@@ -20,17 +20,18 @@ import orjson
 import yaml
 
 from sorabeat.agent import agent_info
-from sorabeat.assemble import build_pipeline
 from sorabeat.certs import make_ca, make_certificate
 from sorabeat.cli.common import STOP_SIGNALS, CliError, selectors
 from sorabeat.cli.demo_report import busiest_line, shipped_line
-from sorabeat.config.load import ConfigError, LoadedConfig, LoadOptions, load
+from sorabeat.config.load import ConfigError, LoadOptions
 from sorabeat.config.schema import parse_duration
 from sorabeat.logs import configure
 from sorabeat.lumberjack.receiver import LumberjackReceiver, ReceiverOptions
 from sorabeat.lumberjack.server import ServerOptions
 from sorabeat.monitoring.registry import Registry
-from sorabeat.sora.simulator import SoraSimulator
+from sorabeat.pipeline.assemble import build_pipeline
+from sorabeat.pipeline.settings import LoadedSettings, load_settings
+from sorabeat.simulator import SoraSimulator
 from sorabeat.tls import server_context
 
 
@@ -153,7 +154,7 @@ def _config(
     ca: str,
     cert: str,
     key: str,
-) -> LoadedConfig:
+) -> LoadedSettings:
     """The demo's configuration, written and loaded as a user's would be."""
     settings = {
         "name": "sorabeat-demo",
@@ -179,7 +180,7 @@ def _config(
         os.chmod(full, 0o600)
     options = LoadOptions(path_home=workdir, overrides=list(args.overrides))
     try:
-        loaded = load(options)
+        loaded = load_settings(options)
     except ConfigError as exc:
         raise CliError("\n".join(str(p) for p in exc.problems)) from None
     # the demo talks on stdout; only problems (or -d debug output) go to stderr

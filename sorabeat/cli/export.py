@@ -8,7 +8,9 @@ import sys
 import yaml
 
 from sorabeat.cli.common import CliError, load_config
-from sorabeat.config.secrets import SecretScrubber, mask_secrets
+from sorabeat.config.secrets import mask_secrets
+from sorabeat.credentials import SecretScrubber
+from sorabeat.pipeline.settings import Settings
 
 DASHBOARD_FILE = "sorabeat-kibana.ndjson"
 
@@ -60,7 +62,7 @@ def export_config(args: argparse.Namespace) -> int:
     loaded = load_config(args)
     # secret settings masked whole, then any keystore value used elsewhere (name: ${NAME})
     scrubber = SecretScrubber(loaded.secret_values)
-    data = _plain(scrubber.scrub_value(mask_secrets(loaded.raw.data)))
+    data = _plain(scrubber.scrub_value(mask_secrets(loaded.raw.data, Settings)))
     yaml.safe_dump(data, sys.stdout, sort_keys=False, default_flow_style=False, allow_unicode=True)
     return 0
 

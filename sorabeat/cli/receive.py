@@ -16,7 +16,7 @@ import sys
 from sorabeat import logs
 from sorabeat.cli.arguments import count, non_negative
 from sorabeat.cli.common import STOP_SIGNALS, CliError, selectors
-from sorabeat.config.settings import LoggingSettings
+from sorabeat.logs.settings import LoggingSettings
 from sorabeat.lumberjack.hosts import parse_host
 from sorabeat.lumberjack.receiver import LumberjackReceiver, ReceiverOptions
 from sorabeat.lumberjack.server import ServerOptions

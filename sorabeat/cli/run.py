@@ -12,14 +12,14 @@ import time
 
 from sorabeat import __version__
 from sorabeat.agent import DataDirLockedError, agent_info, lock_data_dir
-from sorabeat.assemble import build_pipeline, output_name, startup_problems
 from sorabeat.cli.common import STOP_SIGNALS, CliError, load_config, setup_logging
-from sorabeat.config.load import LoadedConfig
-from sorabeat.config.secrets import SecretScrubber
+from sorabeat.credentials import SecretScrubber
 from sorabeat.monitoring.logline import MetricsLog
 from sorabeat.monitoring.registry import Registry
 from sorabeat.monitoring.server import MonitoringServer
 from sorabeat.outputs.discard import DiscardOutput
+from sorabeat.pipeline.assemble import build_pipeline, output_name, startup_problems
+from sorabeat.pipeline.settings import LoadedSettings
 from sorabeat.spool.recovery import SpoolError
 from sorabeat.tls import TLSConfigError
 
@@ -75,7 +75,7 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-async def run(loaded: LoadedConfig, *, no_publish: bool = False) -> None:
+async def run(loaded: LoadedSettings, *, no_publish: bool = False) -> None:
     settings = loaded.settings
     metrics = Registry()
     try:

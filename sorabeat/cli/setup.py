@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from sorabeat import __version__
 from sorabeat.cli.common import CliError, load_config, setup_logging
-from sorabeat.config.load import LoadedConfig
 from sorabeat.event import AgentInfo
+from sorabeat.pipeline.settings import LoadedSettings
 
 Write = Callable[[str], None]
 
@@ -22,10 +22,10 @@ Write = Callable[[str], None]
 class SetupPart:
     flag: str  # --<flag>
     help: str
-    run: Callable[[LoadedConfig, Write, bool], None]  # (config, write, chosen by its flag)
+    run: Callable[[LoadedSettings, Write, bool], None]  # (config, write, chosen by its flag)
 
 
-def setup_agent(loaded: LoadedConfig) -> AgentInfo:
+def setup_agent(loaded: LoadedSettings) -> AgentInfo:
     """Who is setting up: only the version and name matter here (no data directory)."""
     hostname = socket.gethostname()
     return AgentInfo(
@@ -37,7 +37,7 @@ def setup_agent(loaded: LoadedConfig) -> AgentInfo:
     )
 
 
-def index_management(loaded: LoadedConfig, write: Write, _forced: bool) -> None:
+def index_management(loaded: LoadedSettings, write: Write, _forced: bool) -> None:
     from sorabeat.es.index_management import SetupError, load_template
 
     es = loaded.settings.output.elasticsearch
@@ -52,7 +52,7 @@ def index_management(loaded: LoadedConfig, write: Write, _forced: bool) -> None:
         raise CliError(f"Index management failed: {exc}") from None
 
 
-def dashboards(loaded: LoadedConfig, write: Write, forced: bool) -> None:
+def dashboards(loaded: LoadedSettings, write: Write, forced: bool) -> None:
     from sorabeat.kibana.setup import DashboardsError, load_dashboards
 
     setup = loaded.settings.setup

@@ -9,7 +9,7 @@ import sys
 
 from sorabeat.cli.arguments import count, listen_address, non_negative, positive_count, share
 from sorabeat.cli.common import STOP_SIGNALS, CliError
-from sorabeat.sora.simulator import FAULTS, PROFILES, SoraSimulator
+from sorabeat.simulator import FAULTS, PROFILES, SoraSimulator
 
 log = logging.getLogger("sorabeat.sora.simulator")
 

@@ -12,10 +12,10 @@ from contextlib import AsyncExitStack
 import orjson
 
 from sorabeat.agent import agent_info
-from sorabeat.assemble import envelope_settings, output_name, startup_problems
 from sorabeat.cli.common import CliError, load_config
-from sorabeat.config.load import LoadedConfig
-from sorabeat.config.secrets import SecretScrubber
+from sorabeat.credentials import SecretScrubber
+from sorabeat.pipeline.assemble import envelope_settings, output_name, startup_problems
+from sorabeat.pipeline.settings import LoadedSettings
 from sorabeat.sora.input import SoraInput, http_client
 
 # the module of each output that knows how to probe it, as metricbeat's `test output` does
@@ -48,7 +48,7 @@ def register(
     modules.set_defaults(handler=test_modules)
 
 
-def _require_startable(loaded: LoadedConfig) -> None:
+def _require_startable(loaded: LoadedSettings) -> None:
     problems = startup_problems(loaded)
     if problems:
         raise CliError("\n".join(problems))

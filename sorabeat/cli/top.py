@@ -17,7 +17,7 @@ import sys
 
 from sorabeat.cli.arguments import non_negative
 from sorabeat.cli.common import CliError, load_config
-from sorabeat.config.secrets import SecretScrubber
+from sorabeat.credentials import SecretScrubber
 from sorabeat.sora.hosts import HostError, parse_host
 from sorabeat.sora.settings import SoraModuleSettings
 from sorabeat.top.render import QUIT_KEYS, SORTS, render

@@ -13,7 +13,7 @@ import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sorabeat.config.expand import expand, resolver
 from sorabeat.config.raw import (
@@ -26,9 +26,10 @@ from sorabeat.config.raw import (
 )
 from sorabeat.config.schema import Problem, Validator
 from sorabeat.config.secrets import secret_values
-from sorabeat.config.settings import Settings
 
 DEFAULT_CONFIG_FILE = "sorabeat.yml"
+
+S = TypeVar("S")
 
 
 class ConfigError(Exception):
@@ -71,8 +72,8 @@ class LoadOptions:
 
 
 @dataclass(frozen=True)
-class LoadedConfig:
-    settings: Settings
+class LoadedConfig(Generic[S]):
+    settings: S
     raw: RawConfig
     paths: Paths
     files: list[str]
@@ -175,8 +176,9 @@ def load_paths(opts: LoadOptions) -> Paths:
     return resolve_paths(raw, opts)
 
 
-def load(opts: LoadOptions) -> LoadedConfig:
-    """Load, merge, expand and validate; raise ConfigError listing every problem."""
+def load(opts: LoadOptions, schema: type[S]) -> LoadedConfig[S]:
+    """Load, merge, expand and validate against ``schema`` (the settings tree, a dataclass);
+    raise ConfigError listing every problem."""
     problems: list[Problem] = []
     raw, resolved = _read_files(opts)
     paths = resolve_paths(raw, opts)
@@ -202,7 +204,7 @@ def load(opts: LoadOptions) -> LoadedConfig:
     expand(raw, *lookups)
 
     validator = Validator(raw.origins, resolver(raw, *lookups))
-    settings = validator.build(Settings, raw.data)
+    settings = validator.build(schema, raw.data)
     problems.extend(raw.problems)
     problems.extend(validator.problems)
     if problems:
@@ -212,7 +214,7 @@ def load(opts: LoadOptions) -> LoadedConfig:
         raw=raw,
         paths=paths,
         files=resolved + module_files,
-        secret_values=frozenset(from_secrets | secret_values(raw.data)),
+        secret_values=frozenset(from_secrets | secret_values(raw.data, schema)),
     )
 
 

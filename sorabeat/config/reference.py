@@ -15,7 +15,6 @@ from typing import Any, Literal, get_args, get_origin
 import yaml
 
 from sorabeat.config.schema import _hints, _is_optional, _strip_annotated, _strip_optional
-from sorabeat.config.settings import Settings
 
 HEADER = """\
 ###################### Sorabeat Configuration Reference ######################
@@ -107,10 +106,11 @@ def _lines(cls: type, indent: str, out: list[str]) -> None:
         out.append(f"{indent}#{f.name}:{_render_value(f.name, value)}")
 
 
-def render_reference() -> str:
+def render_reference(schema: type) -> str:
+    """The reference of the settings tree ``schema`` (a dataclass)."""
     out: list[str] = [HEADER]
-    hints = _hints(Settings)
-    for f in dataclasses.fields(Settings):
+    hints = _hints(schema)
+    for f in dataclasses.fields(schema):
         if f.name in SECTIONS:
             title = SECTIONS[f.name]
             out.append("")

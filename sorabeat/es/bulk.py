@@ -15,7 +15,7 @@ from typing import Any, Literal
 import orjson
 
 from sorabeat.es.format import EventFormat, FormatError, MissingFieldError
-from sorabeat.event import METADATA_START, TIMESTAMP_END, TIMESTAMP_START
+from sorabeat.event import TIMESTAMP_END, TIMESTAMP_START, split_metadata
 
 OpType = Literal["create", "index"]
 
@@ -133,28 +133,24 @@ class ActionBuilder:
         static = self._static
         depth_end = TIMESTAMP_START + self._depth
         default_op = self.server.op_type
-        head_end = TIMESTAMP_END + 1  # through the quote closing @timestamp
         for position, event in enumerate(events):
-            end = event.find(b"}", METADATA_START) + 1
-            if (
-                not end
-                or not event.startswith(HEAD)
-                or not event.startswith(METADATA_KEY, TIMESTAMP_END)
-            ):
+            try:
+                if not event.startswith(HEAD) or not event.startswith(METADATA_KEY, TIMESTAMP_END):
+                    raise ValueError("no head")
+                metadata, source = split_metadata(event)
+            except ValueError:  # split_metadata raises it too when @metadata does not end
                 rejected.append((position, "not an encoded event (no @timestamp/@metadata head)"))
                 ops.append(default_op)
                 actions.append(b"")
                 sources.append(b"")
                 continue
-            # the event without its @metadata: the head through @timestamp, then the rest
-            source = event[:head_end] + event[end:]
             action = None
             op = default_op
-            if static and event.find(b'"_id"', METADATA_START, end) < 0:
+            if static and b'"_id"' not in metadata:
                 action = by_time.get(event[TIMESTAMP_START:depth_end])
             if action is None:
                 try:
-                    op, action = self._action(event, event[METADATA_START:end], source)
+                    op, action = self._action(event, metadata, source)
                 except MissingFieldError as exc:
                     rejected.append((position, f"field {exc.field!r} is missing"))
                     action = b""

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import orjson
 
-from sorabeat.config.settings import TemplateSettings
 from sorabeat.es.bulk import CURRENT_ES, ServerInfo
 from sorabeat.es.client import ElasticsearchHost
 from sorabeat.es.fields import load_fields
@@ -20,7 +19,7 @@ from sorabeat.es.hosts import parse_host
 from sorabeat.es.output import agent_fields
 from sorabeat.es.response import error_reason
 from sorabeat.es.root import RootError
-from sorabeat.es.settings import ElasticsearchSettings
+from sorabeat.es.settings import ElasticsearchSettings, TemplateSettings
 from sorabeat.es.template import build_template, template_path
 from sorabeat.event import AgentInfo, format_timestamp
 from sorabeat.tls import TLSConfigError

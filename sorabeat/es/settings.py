@@ -125,3 +125,12 @@ class ElasticsearchSettings:
             if key.endswith("dead_letter_index.index") and compiled.needs_event:
                 out.append((key, "may reference agent fields and dates only, not event fields"))
         return out
+
+
+@dataclass(frozen=True)
+class TemplateSettings:
+    enabled: bool = setting(True, doc="Load the index template at setup.")
+    name: str = setting("sorabeat-%{[agent.version]}", doc="Template name.")
+    pattern: str = setting("sorabeat-%{[agent.version]}-*", doc="Index pattern it applies to.")
+    overwrite: bool = setting(False, doc="Replace an existing template.")
+    settings: dict[str, Any] = setting(factory=dict, doc="Extra index settings.")

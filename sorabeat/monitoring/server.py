@@ -18,13 +18,13 @@ from typing import Any
 
 import orjson
 
-from sorabeat.config.secrets import SecretScrubber
-from sorabeat.config.settings import HttpSettings
+from sorabeat.credentials import SecretScrubber
 from sorabeat.event import AgentInfo
 from sorabeat.httpd import HttpServer, Limits, ProtocolError, Request, Response
 from sorabeat.monitoring import prometheus
 from sorabeat.monitoring.health import Health
 from sorabeat.monitoring.registry import Registry
+from sorabeat.monitoring.settings import HttpSettings
 from sorabeat.monitoring.snapshot import Snapshot
 from sorabeat.monitoring.stats import identity, stats
 

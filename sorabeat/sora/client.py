@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from sorabeat.config.secrets import SecretScrubber
+from sorabeat.credentials import SecretScrubber
 from sorabeat.sora.connections import describe
 from sorabeat.sora.hosts import SoraHost
 

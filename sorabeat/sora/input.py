@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack
 
 import httpx
 
-from sorabeat.config.secrets import SecretScrubber
+from sorabeat.credentials import SecretScrubber
 from sorabeat.event import EnvelopeSettings, MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora.hosts import parse_host

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import orjson
 
-from sorabeat.config.secrets import SecretScrubber
+from sorabeat.credentials import SecretScrubber
 from sorabeat.event import MetricsetEncoder, event_timestamp
 from sorabeat.failure_streak import FailureStreak
 from sorabeat.monitoring.registry import Registry

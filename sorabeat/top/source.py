@@ -14,7 +14,7 @@ from types import TracebackType
 import orjson
 
 from sorabeat import __version__
-from sorabeat.config.secrets import SecretScrubber
+from sorabeat.credentials import SecretScrubber
 from sorabeat.event import AgentInfo, EnvelopeSettings
 from sorabeat.sora.input import SoraInput, http_client
 from sorabeat.sora.poller import MetricsetPoller

@@ -24,7 +24,7 @@ from tests.integration.lumberjack_helpers import (
     wait_for,
 )
 from tests.integration.procs import free_port
-from tests.integration.test_sora_fetch import poller_for
+from tests.integration.sora.test_fetch import poller_for
 from tools.emulators.elasticsearch import ElasticsearchEmulator
 from tools.emulators.scripted_http import Request, ScriptedServer, http_response
 

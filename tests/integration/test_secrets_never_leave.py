@@ -37,7 +37,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from sorabeat.config.secrets import MASK, MIN_MASKED_LENGTH, travel_forms
+from sorabeat.credentials import MASK, MIN_MASKED_LENGTH, travel_forms
 from tests.integration.procs import Proc, wait_for
 
 # Visible ASCII a header value and a YAML (JSON) string can carry; "$" would start a

@@ -31,7 +31,7 @@ from sorabeat.lumberjack import compression
 from sorabeat.lumberjack.output import LogstashOutput
 from sorabeat.lumberjack.settings import LogstashSettings
 from sorabeat.monitoring.registry import Registry
-from sorabeat.publish import Publisher
+from sorabeat.pipeline.publish import Publisher
 from sorabeat.spool.disk import DiskSpool
 from sorabeat.spool.settings import SpoolSettings
 

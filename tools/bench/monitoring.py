@@ -16,12 +16,12 @@ from collections.abc import Callable
 import httpx
 import orjson
 
-from sorabeat.config.settings import HttpSettings
 from sorabeat.event import AgentInfo
 from sorabeat.logs import SecretFilter, SelectorFilter, TextFormatter
 from sorabeat.monitoring import prometheus
 from sorabeat.monitoring.registry import Registry
 from sorabeat.monitoring.server import MonitoringServer
+from sorabeat.monitoring.settings import HttpSettings
 from sorabeat.monitoring.snapshot import Snapshot
 from sorabeat.monitoring.stats import stats
 

@@ -28,10 +28,10 @@ from statistics import median
 import orjson
 
 from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
+from sorabeat.simulator import SoraSimulator
 from sorabeat.sora.connections import ConnectionsReader
 from sorabeat.sora.derived import Derivation
 from sorabeat.sora.field_types import metricset_types
-from sorabeat.sora.simulator import SoraSimulator
 
 AGENT = AgentInfo(name="bench", hostname="bench", id="id", ephemeral_id="eid", version="0.0.0")
 

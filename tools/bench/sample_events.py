@@ -9,9 +9,9 @@ from __future__ import annotations
 import orjson
 
 from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
+from sorabeat.simulator import PROFILES
+from sorabeat.simulator.state import NodeState
 from sorabeat.sora.connections import documents_from_objects
-from sorabeat.sora.simulator import PROFILES
-from sorabeat.sora.simulator.state import NodeState
 
 AGENT = AgentInfo(name="bench", hostname="bench", id="id", ephemeral_id="eid", version="0.0.0")
 

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import orjson
 
-from sorabeat.sora.simulator import PROFILES, SoraSimulator
-from sorabeat.sora.simulator.report import stats_report
-from sorabeat.sora.simulator.state import NodeState
+from sorabeat.simulator import PROFILES, SoraSimulator
+from sorabeat.simulator.report import stats_report
+from sorabeat.simulator.state import NodeState
 
 
 def best(rounds: int, work: Callable[[], Any]) -> tuple[float, Any]:

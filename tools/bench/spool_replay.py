@@ -31,7 +31,7 @@ from sample_events import make_events
 from sorabeat.lumberjack.output import LogstashOutput
 from sorabeat.lumberjack.settings import LogstashSettings
 from sorabeat.monitoring.registry import Registry
-from sorabeat.publish import Publisher
+from sorabeat.pipeline.publish import Publisher
 from sorabeat.spool.base import Spool
 from sorabeat.spool.disk import DiskSpool
 from sorabeat.spool.memory import MemoryQueue

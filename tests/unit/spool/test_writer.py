@@ -1,0 +1,135 @@
+"""The segment writer on its own: group commit, segment rolls, refusals after a failure.
+
+Groups are written through ``_write_group`` directly (the thread only feeds it), on real
+segment files, and read back with the spool's own scanner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sorabeat.spool.record import encode_records, frame_records
+from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, create_segment, read_records, segment_name
+from sorabeat.spool.writer import GroupOutcome, SegmentWriter, WriteRequest
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def request(loop: asyncio.AbstractEventLoop, first: int, *payloads: bytes) -> WriteRequest:
+    parts = frame_records(first, payloads)
+    return WriteRequest(first, payloads, parts, sum(map(len, parts)), loop.create_future())
+
+
+def writer(directory: Path, segment_size: int = 1 << 20, first: int = 0) -> SegmentWriter:
+    fd, _ = create_segment(str(directory), first)
+    return SegmentWriter(
+        str(directory),
+        fd,
+        first,
+        SEGMENT_HEADER_SIZE,
+        first,
+        0,  # the CRC of an empty segment's records
+        segment_size,
+        100,
+        0.0,
+        lambda _: None,
+    )
+
+
+def stored(path: Path, first: int) -> list[tuple[int, bytes]]:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return read_records(fd, SEGMENT_HEADER_SIZE, os.fstat(fd).st_size, first).scan.records
+    finally:
+        os.close(fd)
+
+
+def test_a_group_is_written_with_one_fdatasync_and_read_back_in_order(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    w = writer(tmp_path)
+    group = [request(loop, 0, b"a", b"b"), request(loop, 2, b"c")]
+    outcome = w._write_group(group)
+    assert outcome.failure is None and outcome.fsyncs == 1 and outcome.next_seq == 3
+    assert [r.error for r in group] == [None, None]
+    assert (group[0].start, group[1].end) == (SEGMENT_HEADER_SIZE, outcome.sizes[0])
+    assert stored(tmp_path / segment_name(0), 0) == [(0, b"a"), (1, b"b"), (2, b"c")]
+
+
+def test_a_full_segment_rolls_to_one_named_by_its_first_event(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    big = b"x" * 100
+    w = writer(tmp_path, segment_size=SEGMENT_HEADER_SIZE + len(encode_records(0, [big])) + 10)
+    group = [request(loop, 0, big), request(loop, 1, big)]
+    outcome = w._write_group(group)
+    assert outcome.failure is None and outcome.next_seq == 2
+    assert [first for first, _ in outcome.new_segments] == [1]
+    assert (group[0].segment, group[1].segment) == (0, 1)
+    assert stored(tmp_path / segment_name(0), 0) == [(0, big)]
+    assert stored(tmp_path / segment_name(1), 1) == [(1, big)]
+
+
+def test_a_request_that_does_not_follow_the_last_record_is_refused(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    w = writer(tmp_path)
+    group = [request(loop, 0, b"a"), request(loop, 5, b"far"), request(loop, 1, b"b")]
+    outcome = w._write_group(group)
+    assert group[1].error is not None and group[0].error is None and group[2].error is None
+    assert outcome.next_seq == 2
+    assert stored(tmp_path / segment_name(0), 0) == [(0, b"a"), (1, b"b")]
+
+
+def test_a_failed_write_fails_its_group_and_refuses_what_was_numbered_after_it(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    w = writer(tmp_path)
+    assert w._write_group([request(loop, 0, b"kept")]).failure is None
+    # a descriptor that cannot be written: the write fails as a full disk would
+    path = tmp_path / segment_name(0)
+    os.close(w._fd)
+    w._fd = os.open(path, os.O_RDONLY)
+    failed = [request(loop, 1, b"lost")]
+    outcome = w._write_group(failed)
+    assert isinstance(outcome.failure, OSError) and failed[0].error is outcome.failure
+    assert outcome.next_seq == 1  # numbering resumes at the last durable record
+    later = request(loop, 2, b"numbered past the failure")
+    assert w._write_group([later]).next_seq == 1 and later.error is outcome.failure
+    os.close(w._fd)
+    assert stored(path, 0) == [(0, b"kept")]
+
+
+def test_the_thread_reports_each_group_then_none_when_stopped(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    reports: list[GroupOutcome | None] = []
+    done = threading.Event()
+
+    def report(outcome: GroupOutcome | None) -> None:
+        reports.append(outcome)
+        if outcome is None:
+            done.set()
+
+    fd, _ = create_segment(str(tmp_path), 0)
+    w = SegmentWriter(str(tmp_path), fd, 0, SEGMENT_HEADER_SIZE, 0, 0, 1 << 20, 100, 0.0, report)
+    w.submit(request(loop, 0, b"a"))
+    w.start()
+    w.stop()
+    assert done.wait(10)
+    w.join(10)
+    assert reports[-1] is None
+    outcomes = [r for r in reports if r is not None]
+    assert sum(len(o.requests) for o in outcomes) == 1 and outcomes[-1].next_seq == 1
+    assert stored(tmp_path / segment_name(0), 0) == [(0, b"a")]
