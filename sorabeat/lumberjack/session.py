@@ -230,7 +230,7 @@ class Session:
                 self.work_requeued()
             action = f"resending {moved} through the other hosts, keeping this connection"
         log.warning(
-            "logstash %s: no event acknowledged for %.0fs while %d events wait; %s",
+            "logstash %s: no event acknowledged for %.1fs while %d events wait; %s",
             self.host,
             seconds,
             waiting,
