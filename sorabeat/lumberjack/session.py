@@ -237,13 +237,14 @@ class Session:
             action,
         )
 
-    def _stall_ended(self) -> None:
+    def _stall_ended(self, *, acknowledged: bool = True) -> None:
         left = self.metrics.gauge("output.stalled.connections", host=self.host) - 1
         self.metrics.set("output.stalled.connections", max(0, left), host=self.host)
         if left <= 0:
             self.metrics.set("output.stalled.seconds", 0, host=self.host)
             self.metrics.set("output.stalled.events", 0, host=self.host)
-        log.info("logstash %s: events acknowledged again", self.host)
+        if acknowledged:
+            log.info("logstash %s: events acknowledged again", self.host)
 
     # --- the whole life ------------------------------------------------------------------
 
@@ -266,7 +267,7 @@ class Session:
                     await task
             if self.stall.stalled:
                 self.stall.stalled = False
-                self._stall_ended()
+                self._stall_ended(acknowledged=False)  # the connection ended stalled
         if send_task.done() and not send_task.cancelled() and send_task.exception() is None:
             await client.close()  # ttl reached: nothing in flight
             self.worker.sizer.reset()

@@ -122,3 +122,23 @@ async def test_windows_in_flight_per_connection_as_libbeat_counts_them(
             await task
         assert r.events == events
         assert m.total("output.failures") == 0
+
+
+async def test_a_stalled_connection_that_fails_clears_the_gauge_and_resends() -> None:
+    events = make_events(30)
+    async with receiver(**WEDGED) as r:
+        host = address(r)
+        s = settings([host], stall_timeout=0.2, timeout=0.6, bulk_max_size=30)
+        async with output(s) as (out, m):
+            task = asyncio.create_task(publish_all(out, [events]))
+            await wait_for(lambda: m.gauge("output.stalled.connections", host=host) == 1)
+            r.server.options.keepalive_interval = 0  # now silent: the ACK read times out
+            await wait_for(lambda: m.total("output.failures") >= 1)
+            r.server.options.hold_acks = False
+            await task
+            assert m.gauge("output.stalled.connections", host=host) == 0
+            assert m.gauge("output.stalled.events", host=host) == 0
+        assert m.total("output.failures") == 1
+        assert m.total("output.events.retried") == 30
+        assert numbers(r.connections[-1].received) == list(range(30))
+        assert m.total("output.events.acked") == 30
