@@ -5,7 +5,10 @@ coreMigrationVersion/typeMigrationVersion for the target); the keys each type re
 strings inside attributes parse; Lens formBased layers (columns, columnOrder, references
 between columns, counter_rate over max, terms ranking, one data-view reference per layer,
 visualization accessors that exist); dashboard panels (48-column grid without overlaps,
-``panelRefName``/``<panelIndex>:panel_<panelIndex>`` references) and options-list controls.
+``panelRefName``/``<panelIndex>:panel_<panelIndex>`` references) and options-list controls;
+tags (``tag`` objects with ``name``/``description``/``color``; a reference to a tag is
+``{type: tag, id, name: tag-ref-<id>}``, only on types Kibana can tag, and names a tag of the
+set).
 Returns every problem found, so a test can show them all.
 """
 
@@ -17,7 +20,9 @@ from typing import Any
 
 JSON = dict[str, Any]
 VERSION = re.compile(r"\d+\.\d+\.\d+")
+TAGGABLE = {"dashboard", "visualization", "map", "lens", "search"}  # Kibana's taggableTypes
 REQUIRED = {
+    "tag": {"name": str, "description": str, "color": str},
     "index-pattern": {"title": str, "timeFieldName": str},
     "lens": {"title": str, "description": str, "visualizationType": str, "state": dict},
     "dashboard": {
@@ -296,6 +301,36 @@ def dashboard_problems(obj: JSON, objects: dict[tuple[str, str], JSON]) -> list[
     return problems
 
 
+def tag_problems(obj: JSON, tag_ids: set[str]) -> list[str]:
+    """A reference to a tag: Kibana's shape, on a taggable type, to a tag of the set."""
+    problems = []
+    where = f"{obj.get('type')} {obj.get('id')}"
+    for ref in obj.get("references", []):
+        if ref.get("type") != "tag":
+            continue
+        if obj.get("type") not in TAGGABLE:
+            problems.append(f"{where}: Kibana cannot tag a {obj.get('type')}")
+        if ref.get("name") != f"tag-ref-{ref.get('id')}":
+            problems.append(
+                f"{where}: a tag reference is named tag-ref-<id>, not {ref.get('name')!r}"
+            )
+        if ref.get("id") not in tag_ids:
+            problems.append(f"{where}: references tag {ref.get('id')} which is not in the set")
+    return problems
+
+
+def untagged(objects: list[JSON], tag_id: str) -> list[str]:
+    """The taggable objects that do not carry the tag ``tag_id``."""
+    return [
+        f"{o.get('type')} {o.get('id')}"
+        for o in objects
+        if o.get("type") in TAGGABLE
+        and not any(
+            r.get("type") == "tag" and r.get("id") == tag_id for r in o.get("references", [])
+        )
+    ]
+
+
 def validate(objects: list[JSON], target: tuple[int, int, int]) -> list[str]:
     """Every problem of a set of objects meant to be imported together."""
     problems: list[str] = []
@@ -303,11 +338,13 @@ def validate(objects: list[JSON], target: tuple[int, int, int]) -> list[str]:
     if len(by_key) != len(objects):
         problems.append("two objects share a type and id")
     data_views = {o["id"] for o in objects if o.get("type") == "index-pattern"}
+    tags = {o["id"] for o in objects if o.get("type") == "tag"}
     for obj in objects:
         found = envelope_problems(obj, target)
         problems += found
         if found:
             continue
+        problems += tag_problems(obj, tags)
         if obj["type"] == "lens":
             problems += lens_problems(obj, data_views)
         elif obj["type"] == "dashboard":

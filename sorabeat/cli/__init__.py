@@ -30,6 +30,7 @@ COMMANDS = (
     "simulate",
     "receive",
     "demo",
+    "top",
     "completion",
 )
 

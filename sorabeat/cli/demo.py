@@ -14,13 +14,16 @@ import dataclasses
 import os
 import tempfile
 import time
+from typing import Any
 
+import orjson
 import yaml
 
 from sorabeat.agent import agent_info
 from sorabeat.assemble import build_pipeline
 from sorabeat.certs import make_ca, make_certificate
 from sorabeat.cli.common import STOP_SIGNALS, CliError, selectors
+from sorabeat.cli.demo_report import busiest_line, shipped_line
 from sorabeat.config.load import ConfigError, LoadedConfig, LoadOptions, load
 from sorabeat.config.schema import parse_duration
 from sorabeat.logs import configure
@@ -163,7 +166,7 @@ def _config(
     modules = [
         {
             "module": "sora",
-            "metricsets": ["stats", "connections"],
+            "metricsets": ["stats", "connections", "channels"],
             "period": f"{period:g}s",
             "hosts": [f"{sora[0]}:{sora[1]}"],
         }
@@ -200,6 +203,22 @@ async def _progress(metrics: Registry, receiver: LumberjackReceiver, period: flo
             last = produced
 
 
+def _received_events(path: str) -> list[dict[str, Any]]:
+    """What the receiver wrote (a line it could not parse is skipped: the counts above
+    already say whether everything arrived)."""
+    events = []
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                try:
+                    events.append(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    continue
+    except FileNotFoundError:
+        pass
+    return events
+
+
 def _summary(
     metrics: Registry, receiver: LumberjackReceiver, kept: str | None, received: str
 ) -> int:
@@ -208,8 +227,11 @@ def _summary(
     polls = int(metrics.total("sora.polls.ok") + metrics.total("sora.polls.failed"))
     failed = int(metrics.total("sora.polls.failed"))
     line = (
-        f"demo: {polls} polls ({failed} failed), {produced} events produced, "
+        f"demo: {polls} requests to Sora ({failed} failed), {produced} events produced, "
         f"{receiver.events_written} received over TLS, {acked} acknowledged"
     )
     print(line + (f"; events in {received}" if kept else ""), flush=True)
+    events = _received_events(received)
+    print(f"  shipped {shipped_line(events)}", flush=True)
+    print(f"  {busiest_line(events)}", flush=True)
     return 0 if produced > 0 and acked == produced == receiver.events_written else 1

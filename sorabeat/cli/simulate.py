@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 
-from sorabeat.cli.arguments import count, listen_address, non_negative, positive_count
+from sorabeat.cli.arguments import count, listen_address, non_negative, positive_count, share
 from sorabeat.cli.common import STOP_SIGNALS, CliError
 from sorabeat.sora.simulator import FAULTS, PROFILES, SoraSimulator
 
@@ -58,6 +58,14 @@ def register(
         help="share of the connections replaced per minute (default 0.1)",
     )
     parser.add_argument(
+        "--reconnect",
+        type=share,
+        default=0.0,
+        metavar="S",
+        help="share of the departing connections that reconnect at once under the same "
+        "client_id, their counters starting over (default 0)",
+    )
+    parser.add_argument(
         "--cluster-peers",
         type=count,
         default=2,
@@ -93,6 +101,7 @@ def handle(args: argparse.Namespace) -> int:
             fault=args.fault,
             slow_seconds=args.slow_seconds,
             cluster_peers=args.cluster_peers,
+            reconnect=args.reconnect,
         )
     except ValueError as exc:
         raise CliError(f"sorabeat simulate: {exc}", 2) from None

@@ -18,6 +18,7 @@ from sorabeat.kibana.field_charts import (
     numeric_fields,
 )
 from sorabeat.kibana.lens import Json
+from sorabeat.kibana.tag import TAG_NAME, tag_object, tagged
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,15 @@ class Assets:
     dashboard: Json
 
     def objects(self) -> list[Json]:
-        """Data view first, the dashboard last (Kibana resolves references either way)."""
+        """The data view first, the dashboard last, the tag just before it (Kibana resolves
+        references within the file in any order); every object Kibana can tag carries the
+        sorabeat tag."""
         return [
             self.data_view,
-            *self.field_visualizations.values(),
-            *self.overview_visualizations,
-            self.dashboard,
+            *(tagged(o) for o in self.field_visualizations.values()),
+            *(tagged(o) for o in self.overview_visualizations),
+            tag_object(),
+            tagged(self.dashboard),
         ]
 
     def ndjson(self) -> bytes:
@@ -46,7 +50,8 @@ class Assets:
         return (
             f"data view {self.data_view['attributes']['title']}, "
             f"{len(self.field_visualizations) + len(self.overview_visualizations)} "
-            f'visualizations, dashboard "{self.dashboard["attributes"]["title"]}"'
+            f'visualizations, dashboard "{self.dashboard["attributes"]["title"]}", '
+            f"all tagged {TAG_NAME}"
         )
 
 

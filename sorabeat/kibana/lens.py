@@ -33,7 +33,9 @@ from sorabeat.kibana.versions import CORE_MIGRATION_VERSION, TYPE_MIGRATION_VERS
 
 Json = dict[str, Any]
 TIME_FIELD = "@timestamp"
-Operation = Literal["max", "min", "average", "unique_count", "counter_rate", "difference"]
+Operation = Literal[
+    "max", "min", "average", "unique_count", "counter_rate", "difference", "per_poll_sum"
+]
 _FIELD_OPERATIONS = ("max", "min", "average", "unique_count")
 
 
@@ -41,7 +43,7 @@ _FIELD_OPERATIONS = ("max", "min", "average", "unique_count")
 class Format:
     """A Lens value format: ``number`` or ``bytes``, decimals, an optional suffix."""
 
-    id: Literal["number", "bytes"] = "number"
+    id: Literal["number", "bytes", "bits"] = "number"
     decimals: int = 0
     suffix: str = ""
 
@@ -57,7 +59,10 @@ class Series:
     """One plotted value per bucket.
 
     ``counter_rate``: per-second rate of the max of a counter (a drop is read as a restart);
-    ``difference``: ``max(field) - max(minus)`` (a formula); the others aggregate ``field``.
+    ``difference``: ``max(field) - max(minus)`` (a formula); ``per_poll_sum``: the sum of
+    ``field`` over one poll's events (``sum(field) / unique_count(@timestamp)``: every event
+    of a poll has the poll's timestamp, so a bucket of several polls shows their average
+    sum, not their total); the others aggregate ``field``.
     """
 
     field: str
@@ -163,9 +168,48 @@ def _terms(split: Split, order: Json, order_agg: Json | None) -> Json:
     }
 
 
+def _sum_helper(field: str) -> Json:
+    return {
+        "label": f"Sum of {field}",
+        "dataType": "number",
+        "operationType": "sum",
+        "sourceField": field,
+        "isBucketed": False,
+        "scale": "ratio",
+        "params": {"emptyAsNull": False},
+    }
+
+
+def _polls_helper() -> Json:
+    return {
+        "label": f"Unique count of {TIME_FIELD}",
+        "dataType": "number",
+        "operationType": "unique_count",
+        "sourceField": TIME_FIELD,
+        "isBucketed": False,
+        "scale": "ratio",
+        "params": {"emptyAsNull": True},
+    }
+
+
 def _difference_columns(column_id: str, series: Series) -> dict[str, Json]:
+    if series.operation == "per_poll_sum":
+        text = f"sum({series.field}) / unique_count({TIME_FIELD})"
+        return _formula_columns(
+            column_id, series, text, "divide", _sum_helper(series.field), _polls_helper()
+        )
     assert series.minus is not None
     text = f"max({series.field}) - max({series.minus})"
+    return _formula_columns(
+        column_id, series, text, "subtract", _hidden_max(series.field), _hidden_max(series.minus)
+    )
+
+
+def _formula_columns(
+    column_id: str, series: Series, text: str, function: str, first: Json, second: Json
+) -> dict[str, Json]:
+    """A formula ``first <function> second`` as Lens stores it: the formula column, its
+    two helper columns and the math column joining them."""
     left, right, math = f"{column_id}X0", f"{column_id}X1", f"{column_id}X2"
     part = f"Part of {series.label}"
     return {
@@ -183,8 +227,8 @@ def _difference_columns(column_id: str, series: Series) -> dict[str, Json]:
             },
             "references": [math],
         },
-        left: {**_hidden_max(series.field), "label": part, "customLabel": True},
-        right: {**_hidden_max(series.minus), "label": part, "customLabel": True},
+        left: {**first, "label": part, "customLabel": True},
+        right: {**second, "label": part, "customLabel": True},
         math: {
             "label": part,
             "customLabel": True,
@@ -195,7 +239,7 @@ def _difference_columns(column_id: str, series: Series) -> dict[str, Json]:
             "params": {
                 "tinymathAst": {
                     "type": "function",
-                    "name": "subtract",
+                    "name": function,
                     "args": [left, right],
                     "location": {"min": 0, "max": len(text)},
                     "text": text,

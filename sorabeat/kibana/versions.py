@@ -19,7 +19,16 @@ Confirmed (Kibana's own sources and docs, read through the search tool):
   fixtures (legend_statistics.json) carry 8.9.0.
 - ``dashboard`` "8.9.0": dashboards embed Lens panel migrations up to 8.9.0; Kibana's own
   8.x-built dashboards carry 8.9.0 (the ecommerce sample, an older export, carries 8.7.0).
-- ``index-pattern`` "7.11.0": the 8.8+ ecommerce sample data view.
+- ``index-pattern`` "8.0.0": what Kibana 8.8+ exports for a data view (kbn_archiver
+  fixtures and users' exports of 8.8-8.17 all carry ``"typeMigrationVersion":"8.0.0"``; the
+  7.11.0 of the ecommerce sample is a sample file's, not an export's).
+- ``tag``: the saved objects tagging plugin's ``tag`` type (attributes ``name``,
+  ``description``, ``color``; references to a tag are ``{type: tag, id, name:
+  tag-ref-<id>}``; taggable types: dashboard, visualization, map, lens, search, not
+  index-pattern).
+
+Inferred: the ``tag`` type's last migration is its 8.0.0 conversion to a multi-namespace
+type (``convertToMultiNamespaceTypeVersion: '8.0.0'``), hence "8.0.0".
 
 Inferred: the panel ``version`` inside ``panelsJSON`` only needs to be no newer than the
 importing Kibana; we write the oldest Kibana we accept.
@@ -29,7 +38,8 @@ from __future__ import annotations
 
 CORE_MIGRATION_VERSION = "8.8.0"
 TYPE_MIGRATION_VERSIONS = {
-    "index-pattern": "7.11.0",
+    "index-pattern": "8.0.0",
+    "tag": "8.0.0",
     "lens": "8.9.0",
     "dashboard": "8.9.0",
 }

@@ -21,7 +21,7 @@ from sorabeat.kibana.assets import build_assets
 from sorabeat.kibana.dashboard import DASHBOARD_ID, TITLE
 from sorabeat.kibana.data_view import data_view_id
 from sorabeat.kibana.field_charts import CatalogError, field_visualization_id
-from tests.kibana_shapes import validate
+from tests.kibana_shapes import untagged, validate
 
 TARGET = versions.parse(versions.TARGET_VERSION)
 FIELDS_TEXT = resources.files("sorabeat").joinpath("fields.yml").read_text("utf-8")
@@ -106,7 +106,7 @@ def test_every_visualization_references_the_data_view(assets: Any) -> None:
     assert assets.data_view["attributes"]["timeFieldName"] == "@timestamp"
     for obj in assets.objects():
         if obj["type"] == "lens":
-            targets = {(r["type"], r["id"]) for r in obj["references"]}
+            targets = {(r["type"], r["id"]) for r in obj["references"] if r["type"] != "tag"}
             assert targets == {("index-pattern", view_id)}, obj["id"]
 
 
@@ -119,7 +119,7 @@ def test_dashboard_panels_and_controls_resolve(assets: Any) -> None:
         assert (ref["type"], ref["id"]) in present, ref
     panels = json.loads(dashboard["attributes"]["panelsJSON"])
     lens_refs = {r["name"]: r["id"] for r in dashboard["references"] if r["type"] == "lens"}
-    assert len(panels) == len(lens_refs) == 13
+    assert len(panels) == len(lens_refs) == 17
     for panel in panels:
         assert f"{panel['panelIndex']}:{panel['panelRefName']}" in lens_refs
     controls = json.loads(dashboard["attributes"]["controlGroupInput"]["panelsJSON"])
@@ -156,6 +156,14 @@ def test_dashboard_covers_what_an_operator_needs(assets: Any) -> None:
         "sora.stats.erlang_vm.statistics.active_tasks_all_max",
         "sora.stats.erlang_vm.statistics.active_tasks_all_min",
         "sora.stats.erlang_vm.statistics.active_tasks_all_imbalance",
+        # from the rates and the channels metricset
+        "sora.channels.connections",
+        "sora.channels.rates.received_bits_per_second",
+        "sora.channels.rates.sent_bits_per_second",
+        "sora.channels.rates.received_nacks_per_second",
+        "sora.channels.rates.sent_plis_per_second",
+        "sora.channels.max.received_nacks_per_second",
+        "sora.channels.max.unstable_level",
     ):
         assert needed in plotted, needed
 
@@ -165,7 +173,7 @@ def test_ids_are_stable_and_unique(assets: Any) -> None:
     assert again.ndjson() == assets.ndjson()
     ids = [o["id"] for o in assets.objects()]
     assert len(ids) == len(set(ids))
-    titles = [o["attributes"]["title"] for o in assets.objects()]
+    titles = [o["attributes"].get("title", o["attributes"].get("name")) for o in assets.objects()]
     assert len(titles) == len(set(titles))
     # ids name what they are: the same field gives the same id whatever else changes
     other = build_assets("metrics-sora-*")
@@ -260,6 +268,11 @@ def _on_dashboard(objects: list[Any]) -> Any:
     return next(o for o in objects if o["id"] == first["id"])
 
 
+def _pop_last(references: list[Any], kind: str) -> None:
+    """Remove the last reference to a ``kind`` object (the tag's stays)."""
+    references.remove([r for r in references if r["type"] == kind][-1])
+
+
 def _broken(assets: Any, mutate: Any) -> list[str]:
     objects = copy.deepcopy(assets.objects())
     mutate(objects)
@@ -269,7 +282,7 @@ def _broken(assets: Any, mutate: Any) -> list[str]:
 @pytest.mark.parametrize(
     ("mutation", "expected"),
     [
-        (lambda o: o[1]["references"].pop(), "no reference to a data view"),
+        (lambda o: _pop_last(o[1]["references"], "index-pattern"), "no reference to a data view"),
         (
             lambda o: o[-1]["attributes"].__setitem__("panelsJSON", "[{"),
             "panelsJSON: does not parse",
@@ -279,7 +292,7 @@ def _broken(assets: Any, mutate: Any) -> list[str]:
         (lambda o: o.pop(o.index(_on_dashboard(o))), "not in the file"),
         (lambda o: o.append(copy.deepcopy(o[3])), "share a type and id"),
         (lambda o: o[0]["attributes"].pop("timeFieldName"), "timeFieldName must be str"),
-        (lambda o: o[-1]["references"].pop(), "no data view reference"),
+        (lambda o: _pop_last(o[-1]["references"], "index-pattern"), "no data view reference"),
     ],
 )
 def test_the_validator_catches_broken_objects(assets: Any, mutation: Any, expected: str) -> None:
@@ -351,3 +364,69 @@ def test_any_catalog_generates_valid_objects(
             assert plotted_fields(lens) == [prefix + f["name"]]
     ids = [o["id"] for o in generated.objects()]
     assert len(ids) == len(set(ids))
+
+
+# -------------------------------------------------------- tags and versions
+
+
+def test_every_object_kibana_can_tag_carries_the_sorabeat_tag(assets: Any) -> None:
+    objects = assets.objects()
+    tags = [o for o in objects if o["type"] == "tag"]
+    assert [t["attributes"]["name"] for t in tags] == ["sorabeat"]
+    assert untagged(objects, tags[0]["id"]) == []
+    tagged_count = sum(1 for o in objects if any(r["type"] == "tag" for r in o["references"]))
+    assert tagged_count == len(objects) - 2  # all but the data view (not taggable) and the tag
+
+
+def test_the_data_view_carries_the_version_kibana_8_exports(assets: Any) -> None:
+    assert assets.data_view["typeMigrationVersion"] == "8.0.0"
+
+
+@pytest.mark.parametrize(
+    ("mutation", "expected"),
+    [
+        (lambda o: o[1]["references"].pop(), "not carrying"),
+        (
+            lambda o: o[1]["references"][-1].__setitem__("name", "tag-sorabeat"),
+            "a tag reference is named tag-ref-<id>",
+        ),
+        (lambda o: o.pop(-2), "which is not in the set"),
+        (
+            lambda o: o[0]["references"].append(dict(o[1]["references"][-1])),
+            "Kibana cannot tag a index-pattern",
+        ),
+        (lambda o: o[-2]["attributes"].pop("color"), "attributes.color must be str"),
+    ],
+)
+def test_the_validator_catches_broken_tags(assets: Any, mutation: Any, expected: str) -> None:
+    objects = copy.deepcopy(assets.objects())
+    mutation(objects)
+    tag_id = assets.objects()[-2]["id"]
+    problems = validate(objects, TARGET) + [f"{p}: not carrying" for p in untagged(objects, tag_id)]
+    assert any(expected in p for p in problems), problems
+
+
+def test_node_bitrate_is_a_per_poll_sum_of_the_channel_rates(assets: Any) -> None:
+    """Channel events of one poll share its @timestamp: sum over the bucket divided by the
+    polls in it is the node's bitrate, whatever the bucket's width."""
+    node = next(
+        o
+        for o in assets.overview_visualizations
+        if o["attributes"]["title"] == "Sora: bitrate in and out per node"
+    )
+    layer = next(
+        iter(node["attributes"]["state"]["datasourceStates"]["formBased"]["layers"].values())
+    )
+    formulas = sorted(
+        c["params"]["formula"] for c in layer["columns"].values() if c["operationType"] == "formula"
+    )
+    assert formulas == [
+        "sum(sora.channels.rates.received_bits_per_second) / unique_count(@timestamp)",
+        "sum(sora.channels.rates.sent_bits_per_second) / unique_count(@timestamp)",
+    ]
+    maths = [c for c in layer["columns"].values() if c["operationType"] == "math"]
+    assert {m["params"]["tinymathAst"]["name"] for m in maths} == {"divide"}
+    for math in maths:
+        first, second = (layer["columns"][r] for r in math["references"])
+        assert first["operationType"] == "sum"
+        assert (second["operationType"], second["sourceField"]) == ("unique_count", "@timestamp")

@@ -31,8 +31,15 @@ import orjson
 from tools.emulators.http11 import HttpServer, Request, Response
 
 JSON = dict[str, Any]
-TYPES = frozenset({"index-pattern", "lens", "dashboard", "visualization", "search", "config"})
-ICONS = {"index-pattern": "indexPatternApp", "lens": "lensApp", "dashboard": "dashboardApp"}
+TYPES = frozenset(
+    {"index-pattern", "lens", "dashboard", "visualization", "search", "config", "tag"}
+)
+ICONS = {
+    "index-pattern": "indexPatternApp",
+    "lens": "lensApp",
+    "dashboard": "dashboardApp",
+    "tag": "tag",
+}
 IMPORT = "/api/saved_objects/_import"
 
 
@@ -288,7 +295,8 @@ class KibanaEmulator:
         }
         results, errors = [], []
         for obj in lines:
-            title = obj.get("attributes", {}).get("title", "")
+            attributes = obj.get("attributes", {})
+            title = attributes.get("title", attributes.get("name", ""))  # a tag has a name
             meta = {"title": title, "icon": ICONS.get(obj.get("type", ""), "questionInCircle")}
             error = self._error_of(space, obj, in_file, overwrite)
             if error is not None:

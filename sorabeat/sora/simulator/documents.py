@@ -22,6 +22,7 @@ from sorabeat.sora.simulator.connection import (
     TURN,
     VIDEO,
     Connection,
+    Media,
 )
 
 Document = dict[str, Any]
@@ -52,25 +53,41 @@ _FROM_CLIENT = [_rtcp_ratios(f, from_client=True) for f in range(8)]
 _FROM_SORA = [_rtcp_ratios(f, from_client=False) for f in range(8)]
 
 
-def rtp_2017(c: Connection, rin: int, cin: int, rout: int, cout: int) -> Document:
+def _rtcp_kinds(c: Connection, m: Media) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(afb, pli, rr, nack, twcc, sdes, sr) counts of RTCP from the client and from Sora:
+    the steady shares of the steady RTCP, plus the loss bursts' NACKs and PLIs."""
     a = _FROM_CLIENT[c.flags & 7]
     b = _FROM_SORA[c.flags & 7]
+    steady_in = m.cin - m.nack_in - m.pli_in
+    steady_out = m.cout - m.nack_out - m.pli_out
+    kinds_in = [int(steady_in * share) for share in a]
+    kinds_out = [int(steady_out * share) for share in b]
+    kinds_in[1] += m.pli_in
+    kinds_in[3] += m.nack_in
+    kinds_out[1] += m.pli_out
+    kinds_out[3] += m.nack_out
+    return tuple(kinds_in), tuple(kinds_out)
+
+
+def rtp_2017(c: Connection, m: Media) -> Document:
+    rin, cin, rout, cout = m.rin, m.cin, m.rout, m.cout
+    kinds_in, kinds_out = _rtcp_kinds(c, m)
     return {
         "total_received_bytes": rin * c.size_in + cin * RTCP_IN_SIZE,
         "total_received_packets": rin + cin,
         "total_received_rtp": rin,
         "total_received_rtcp": cin,
         "total_received_rtcp_bye": 0,
-        "total_received_rtcp_psfb_afb": int(cin * a[0]),
+        "total_received_rtcp_psfb_afb": kinds_in[0],
         "total_received_rtcp_psfb_fir": 0,
-        "total_received_rtcp_psfb_pli": int(cin * a[1]),
-        "total_received_rtcp_rr": int(cin * a[2]),
-        "total_received_rtcp_rtpfb_generic_nack": int(cin * a[3]),
+        "total_received_rtcp_psfb_pli": kinds_in[1],
+        "total_received_rtcp_rr": kinds_in[2],
+        "total_received_rtcp_rtpfb_generic_nack": kinds_in[3],
         "total_received_rtcp_rtpfb_tmmbn": 0,
         "total_received_rtcp_rtpfb_tmmbr": 0,
-        "total_received_rtcp_rtpfb_transport_wide": int(cin * a[4]),
-        "total_received_rtcp_sdes": int(cin * a[5]),
-        "total_received_rtcp_sr": int(cin * a[6]),
+        "total_received_rtcp_rtpfb_transport_wide": kinds_in[4],
+        "total_received_rtcp_sdes": kinds_in[5],
+        "total_received_rtcp_sr": kinds_in[6],
         "total_received_rtcp_unknown": 0,
         "total_received_rtcp_xr": 0,
         "total_sent_bytes": rout * c.size_out + cout * RTCP_OUT_SIZE,
@@ -78,25 +95,25 @@ def rtp_2017(c: Connection, rin: int, cin: int, rout: int, cout: int) -> Documen
         "total_sent_rtp": rout,
         "total_sent_rtcp": cout,
         "total_sent_rtcp_bye": 0,
-        "total_sent_rtcp_psfb_afb": int(cout * b[0]),
+        "total_sent_rtcp_psfb_afb": kinds_out[0],
         "total_sent_rtcp_psfb_fir": 0,
-        "total_sent_rtcp_psfb_pli": int(cout * b[1]),
-        "total_sent_rtcp_rr": int(cout * b[2]),
-        "total_sent_rtcp_rtpfb_generic_nack": int(cout * b[3]),
+        "total_sent_rtcp_psfb_pli": kinds_out[1],
+        "total_sent_rtcp_rr": kinds_out[2],
+        "total_sent_rtcp_rtpfb_generic_nack": kinds_out[3],
         "total_sent_rtcp_rtpfb_tmmbn": 0,
         "total_sent_rtcp_rtpfb_tmmbr": 0,
-        "total_sent_rtcp_rtpfb_transport_wide": int(cout * b[4]),
-        "total_sent_rtcp_sdes": int(cout * b[5]),
-        "total_sent_rtcp_sr": int(cout * b[6]),
+        "total_sent_rtcp_rtpfb_transport_wide": kinds_out[4],
+        "total_sent_rtcp_sdes": kinds_out[5],
+        "total_sent_rtcp_sr": kinds_out[6],
         "total_sent_rtcp_unknown": 0,
         "total_sent_rtcp_xr": 0,
     }
 
 
-def rtp_split(c: Connection, rin: int, cin: int, rout: int, cout: int) -> Document:
+def rtp_split(c: Connection, m: Media) -> Document:
     """The Sora 18.10.04 names: byte sizes split into RTP and RTCP."""
-    a = _FROM_CLIENT[c.flags & 7]
-    b = _FROM_SORA[c.flags & 7]
+    rin, cin, rout, cout = m.rin, m.cin, m.rout, m.cout
+    kinds_in, kinds_out = _rtcp_kinds(c, m)
     rtp_in = rin * c.size_in
     rtcp_in = cin * RTCP_IN_SIZE
     rtp_out = rout * c.size_out
@@ -109,16 +126,16 @@ def rtp_split(c: Connection, rin: int, cin: int, rout: int, cout: int) -> Docume
         "total_received_rtcp": cin,
         "total_received_rtcp_byte_size": rtcp_in,
         "total_received_rtcp_bye": 0,
-        "total_received_rtcp_psfb_afb": int(cin * a[0]),
+        "total_received_rtcp_psfb_afb": kinds_in[0],
         "total_received_rtcp_psfb_fir": 0,
-        "total_received_rtcp_psfb_pli": int(cin * a[1]),
-        "total_received_rtcp_rr": int(cin * a[2]),
-        "total_received_rtcp_rtpfb_generic_nack": int(cin * a[3]),
+        "total_received_rtcp_psfb_pli": kinds_in[1],
+        "total_received_rtcp_rr": kinds_in[2],
+        "total_received_rtcp_rtpfb_generic_nack": kinds_in[3],
         "total_received_rtcp_rtpfb_tmmbn": 0,
         "total_received_rtcp_rtpfb_tmmbr": 0,
-        "total_received_rtcp_rtpfb_transport_wide": int(cin * a[4]),
-        "total_received_rtcp_sdes": int(cin * a[5]),
-        "total_received_rtcp_sr": int(cin * a[6]),
+        "total_received_rtcp_rtpfb_transport_wide": kinds_in[4],
+        "total_received_rtcp_sdes": kinds_in[5],
+        "total_received_rtcp_sr": kinds_in[6],
         "total_received_rtcp_unknown": 0,
         "total_received_rtcp_xr": 0,
         "total_sent": rout + cout,
@@ -128,16 +145,16 @@ def rtp_split(c: Connection, rin: int, cin: int, rout: int, cout: int) -> Docume
         "total_sent_rtcp": cout,
         "total_sent_rtcp_byte_size": rtcp_out,
         "total_sent_rtcp_bye": 0,
-        "total_sent_rtcp_psfb_afb": int(cout * b[0]),
+        "total_sent_rtcp_psfb_afb": kinds_out[0],
         "total_sent_rtcp_psfb_fir": 0,
-        "total_sent_rtcp_psfb_pli": int(cout * b[1]),
-        "total_sent_rtcp_rr": int(cout * b[2]),
-        "total_sent_rtcp_rtpfb_generic_nack": int(cout * b[3]),
+        "total_sent_rtcp_psfb_pli": kinds_out[1],
+        "total_sent_rtcp_rr": kinds_out[2],
+        "total_sent_rtcp_rtpfb_generic_nack": kinds_out[3],
         "total_sent_rtcp_rtpfb_tmmbn": 0,
         "total_sent_rtcp_rtpfb_tmmbr": 0,
-        "total_sent_rtcp_rtpfb_transport_wide": int(cout * b[4]),
-        "total_sent_rtcp_sdes": int(cout * b[5]),
-        "total_sent_rtcp_sr": int(cout * b[6]),
+        "total_sent_rtcp_rtpfb_transport_wide": kinds_out[4],
+        "total_sent_rtcp_sdes": kinds_out[5],
+        "total_sent_rtcp_sr": kinds_out[6],
         "total_sent_rtcp_unknown": 0,
         "total_sent_rtcp_xr": 0,
     }
@@ -173,11 +190,12 @@ TURN_KEYS = (
 _NO_TURN: Document = dict.fromkeys(TURN_KEYS, 0)
 
 
-def turn(c: Connection, tau: float, rin: int, cin: int, rout: int, cout: int) -> Document:
+def turn(c: Connection, m: Media) -> Document:
     """TURN counters: an allocation (first try answered 401), permissions and channel
     binding refreshed every few minutes, consent checks, media in channel data."""
     if not c.flags & TURN:
         return _NO_TURN
+    tau, rin, cin, rout, cout = m.tau, m.rin, m.cin, m.rout, m.cout
     bind = 1 + int(tau / 300.0)
     permission = 1 + int(tau / 240.0)
     refresh = int(tau / 540.0)
@@ -275,36 +293,31 @@ _DTLS: Document = {"total_received_dtls": 4, "total_sent_dtls": 5}
 
 
 def connection_2017(c: Connection, t: float, timestamp: str) -> Document:
-    tau = c.tau(t)
-    rin, cin = int(c.rtp_in * tau), int(c.rtcp_in * tau)
-    rout, cout = int(c.rtp_out * tau), int(c.rtcp_out * tau)
+    m = c.media(t)
     return {
         "channel_id": c.channel.name,
         "client_id": c.client_id,
         "timestamp": timestamp,
-        "rtp": rtp_2017(c, rin, cin, rout, cout),
-        "turn": turn(c, tau, rin, cin, rout, cout),
+        "rtp": rtp_2017(c, m),
+        "turn": turn(c, m),
     }
 
 
 def connection_2018(c: Connection, t: float, timestamp: str) -> Document:
-    tau = c.tau(t)
-    rin, cin = int(c.rtp_in * tau), int(c.rtcp_in * tau)
-    rout, cout = int(c.rtp_out * tau), int(c.rtcp_out * tau)
+    m = c.media(t)
     return {
         "channel_id": c.channel.name,
         "client_id": c.client_id,
         "connection_id": c.connection_id,
         "timestamp": timestamp,
-        "rtp": rtp_split(c, rin, cin, rout, cout),
-        "turn": turn(c, tau, rin, cin, rout, cout),
+        "rtp": rtp_split(c, m),
+        "turn": turn(c, m),
     }
 
 
 def connection_current(c: Connection, t: float, timestamp: str) -> Document:
-    tau = c.tau(t)
-    rin, cin = int(c.rtp_in * tau), int(c.rtcp_in * tau)
-    rout, cout = int(c.rtp_out * tau), int(c.rtcp_out * tau)
+    m = c.media(t)
+    tau = m.tau
     flags = c.flags
     if flags & SIMULCAST_AUTO:
         simulcast_auto = {
@@ -336,9 +349,9 @@ def connection_current(c: Connection, t: float, timestamp: str) -> Document:
         "client_id": c.client_id,
         "bundle_id": c.connection_id,
         "connection_id": c.connection_id,
-        "rtp": rtp_split(c, rin, cin, rout, cout),
-        "turn": turn(c, tau, rin, cin, rout, cout),
-        "simulcast": simulcast(c, rin),
+        "rtp": rtp_split(c, m),
+        "turn": turn(c, m),
+        "simulcast": simulcast(c, m.rin),
         "simulcast_auto": simulcast_auto,
         "spotlight": spotlight,
         "dtls": _DTLS,

@@ -63,6 +63,7 @@ class SoraSimulator:
         cluster_peers: int = 2,
         clock: Callable[[], float] = time.monotonic,
         epoch: float | None = None,
+        reconnect: float = 0.0,
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
@@ -77,6 +78,7 @@ class SoraSimulator:
             schedulers=schedulers,
             cluster_peers=cluster_peers,
             epoch=epoch,
+            reconnect=reconnect,
         )
         self.plan: FaultPlan = make_plan(fault)
         self.slow_seconds = slow_seconds

@@ -1,5 +1,12 @@
 """The evolving node: connections arriving and leaving, and the counters that follow.
 
+Channels are of very different sizes, as on a real node: a connection joins channel ``i``
+with a weight ``1 / (i + 1) ** CHANNEL_SKEW`` (Zipf), so a few channels hold most
+connections and many hold one or two; a share of the channels are voice rooms where
+nobody sends video. With ``reconnect``, a share of the departing connections come back at
+once under the same ``client_id`` in the same channel, their counters starting over (a new
+``connection_id`` where the profile has one; in 2017 the same ``channel_id``+``client_id``).
+
 Pure: no clock, no I/O. Time is simulation seconds passed in by the caller; the same
 seed and the same sequence of times give the same documents. Departures are planned at
 arrival (exponential lifetimes), so when they happen does not depend on how often the
@@ -9,6 +16,7 @@ state is read.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import random
 import time
@@ -40,6 +48,8 @@ SORA_CLIENTS = (
 SORA_CLIENT_WEIGHTS = (6, 1, 2, 1, 7, 70, 1, 2, 3, 1, 2, 1, 3)
 FAILURE_RATE = 0.02  # share of connection attempts that fail
 CONNECTIONS_PER_CHANNEL = 6
+CHANNEL_SKEW = 1.1  # Zipf exponent of the channel sizes
+AUDIO_ONLY_CHANNELS = 0.3  # share of the channels (but the first) that are voice rooms
 MAX_CONNECTIONS = 100_000
 TOTALS = 7  # the length of Connection.totals()
 
@@ -93,16 +103,22 @@ class NodeState:
         schedulers: int = 4,
         cluster_peers: int = 2,
         epoch: float | None = None,
+        reconnect: float = 0.0,
     ) -> None:
         check_connection_count(connections)
         if churn < 0 or not math.isfinite(churn):
             raise ValueError(f"churn must be a finite number >= 0, got {churn}")
+        if not 0.0 <= reconnect <= 1.0:
+            raise ValueError(f"reconnect must be between 0 and 1, got {reconnect}")
         if schedulers < 1:
             raise ValueError(f"schedulers must be at least 1, got {schedulers}")
         if cluster_peers < 0:
             raise ValueError(f"cluster_peers must be >= 0, got {cluster_peers}")
         self.profile = profile
         self.churn = churn  # share of the connections replaced per minute
+        self.reconnect = reconnect  # share of the departures that come back at once
+        # client_id -> how many times it reconnected, for the connections live now
+        self.reconnects: dict[str, int] = {}
         self.epoch = time.time() if epoch is None else epoch  # wall time at t = 0
         self.rng = random.Random(seed)
         self.gauges = random.Random(f"{seed}/gauges")
@@ -116,6 +132,7 @@ class NodeState:
         self._departures: list[tuple[float, int]] = []
         self._seq = 0
         self.channels: list[Channel] = []
+        self._channel_weights: list[float] = []  # cumulative
         self._grow_channels(connections)
         self.uptime0 = self.rng.uniform(6 * 3600.0, 20 * 86400.0)
         self._history(connections)
@@ -149,7 +166,12 @@ class NodeState:
             if leaving is None or leaving.end != end:
                 continue  # already removed by set_connections
             self._depart(leaving, end)
-            self._arrive(end, end=end + self._lifetime())
+            if self.reconnect and self.rng.random() < self.reconnect:
+                self.reconnects[leaving.client_id] = self.reconnects.get(leaving.client_id, 0) + 1
+                self._arrive(end, end=end + self._lifetime(), again=leaving)
+            else:
+                self.reconnects.pop(leaving.client_id, None)
+                self._arrive(end, end=end + self._lifetime())
         self.t = t
 
     def uptime(self) -> float:
@@ -212,7 +234,11 @@ class NodeState:
         wanted = max(1, math.ceil(connections / CONNECTIONS_PER_CHANNEL))
         while len(self.channels) < wanted:
             name = "sora" if not self.channels else f"room-{len(self.channels):05d}"
-            self.channels.append(Channel(name=name, group_id=base32_id(self.rng)))
+            voice = bool(self.channels) and self.rng.random() < AUDIO_ONLY_CHANNELS
+            self.channels.append(Channel(name=name, group_id=base32_id(self.rng), audio_only=voice))
+        if len(self._channel_weights) != len(self.channels):
+            weights = (1.0 / (i + 1) ** CHANNEL_SKEW for i in range(len(self.channels)))
+            self._channel_weights = list(itertools.accumulate(weights))
 
     def _kind(self) -> int:
         return self.rng.choices(range(len(self.kind_weights)), self.kind_weights)[0]
@@ -240,10 +266,16 @@ class NodeState:
         client_id = base32_id(self.rng) if self.rng.random() < 0.2 else connection_id
         return client_id, connection_id
 
-    def _arrive(self, at: float, *, end: float) -> Connection:
+    def _arrive(self, at: float, *, end: float, again: Connection | None = None) -> Connection:
+        """A connection arrives at ``at``; ``again``: the departed one reconnecting."""
         self._attempts()
-        channel = self.rng.choice(self.channels)
-        client_id, connection_id = self._ids()
+        if again is None:
+            channel = self.rng.choices(self.channels, cum_weights=self._channel_weights)[0]
+            client_id, connection_id = self._ids()
+        else:
+            channel = again.channel
+            client_id = again.client_id
+            connection_id = base32_id(self.rng) if self.profile.connection_id else client_id
         kind = self._kind()
         self._seq += 1
         c = draw_connection(
