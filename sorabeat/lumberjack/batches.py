@@ -28,19 +28,40 @@ class Job:
         self.prefix = 0
         self.cancelled = False
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._acked: dict[int, int] = {}  # start -> end of acknowledged runs past the prefix
+        # acknowledged runs past the prefix, disjoint, sorted
+        self._runs: list[tuple[int, int]] = []
 
-    def acknowledge(self, start: int, end: int) -> None:
-        if end <= start or self.cancelled:
-            return
-        self._acked[start] = max(end, self._acked.get(start, start))
+    def acknowledge(self, start: int, end: int) -> int:
+        """Events ``start:end`` were acknowledged; return how many of them were not before.
+
+        The same events may be acknowledged twice: a window moved off a stalled connection
+        is resent elsewhere, and the first host may still acknowledge it late. Runs are
+        merged, so the prefix only grows and nothing is counted twice."""
+        if self.cancelled:
+            return 0
+        start = max(start, self.prefix)
+        if end <= start:
+            return 0
+        newly = end - start
+        merged_start, merged_end = start, end
+        runs: list[tuple[int, int]] = []
+        for run_start, run_end in self._runs:
+            if run_end < start or run_start > end:
+                runs.append((run_start, run_end))
+                continue
+            newly -= max(0, min(run_end, end) - max(run_start, start))
+            merged_start, merged_end = min(merged_start, run_start), max(merged_end, run_end)
+        runs.append((merged_start, merged_end))
+        runs.sort()
         before = self.prefix
-        while self.prefix in self._acked:
-            self.prefix = self._acked.pop(self.prefix)
+        if runs[0][0] <= self.prefix:
+            self.prefix = runs.pop(0)[1]
+        self._runs = runs
         if self.prefix != before:
             self.ack(self.prefix)
             if self.prefix >= len(self.events) and not self.done.done():
                 self.done.set_result(None)
+        return newly
 
 
 @dataclass
@@ -51,6 +72,7 @@ class Segment:
     start: int
     end: int
     acked: int = 0  # events of this window acknowledged on the connection carrying it
+    moved: bool = False  # its remainder was requeued for another host: never requeue it again
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -84,8 +106,10 @@ class BatchQueue:
         """The next window of at most ``size`` events, cut from the front segment."""
         while self._segments:
             segment = self._segments.popleft()
-            if segment.job.cancelled:
-                continue
+            if segment.job.cancelled or segment.end <= segment.job.prefix:
+                continue  # a moved window the stalled host acknowledged late after all
+            if segment.start < segment.job.prefix:
+                segment = Segment(segment.job, segment.job.prefix, segment.end)
             if len(segment) > size:
                 self._segments.appendleft(Segment(segment.job, segment.start + size, segment.end))
                 segment = Segment(segment.job, segment.start, segment.start + size)
@@ -96,9 +120,17 @@ class BatchQueue:
         """Put the unacknowledged remainders back in front, oldest first; return how many."""
         count = 0
         for segment in reversed(windows):
-            if segment.job.cancelled or segment.acked >= len(segment):
+            if segment.job.cancelled or segment.moved or segment.acked >= len(segment):
                 continue
             rest = Segment(segment.job, segment.start + segment.acked, segment.end)
             self._segments.appendleft(rest)
             count += len(rest)
+        return count
+
+    def move(self, windows: Sequence[Segment]) -> int:
+        """Requeue the remainders of a stalled connection's windows while they stay in flight
+        there (its late ACKs still count); return how many events were requeued."""
+        count = self.requeue(windows)
+        for segment in windows:
+            segment.moved = True
         return count

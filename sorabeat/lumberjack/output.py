@@ -4,7 +4,10 @@ Batches handed to ``publish`` wait in one FIFO of segments (consecutive events o
 Each connection takes windows from its front: ``loadbalance: false`` gives ``worker``
 connections that each use one host and fail over to the next on errors;
 ``loadbalance: true`` gives ``worker`` connections per host, all sending at once. A
-connection keeps up to ``pipelining`` windows in flight (0 and 1: one window, then wait).
+connection keeps ``pipelining`` + 1 windows in flight as libbeat does (go-lumber's
+``AsyncClient`` queues ``pipelining - 1`` ACK callbacks in a channel, its ACK loop holds one
+more, and the sender writes the next before it blocks on the full channel); 0: one window,
+then wait, like libbeat's synchronous client.
 
 After any error the connection is dropped and the unacknowledged remainder of each window it
 had in flight goes back to the front of the FIFO, in order, so it is resent before anything
@@ -63,7 +66,9 @@ class LogstashOutput:
         self.metrics = metrics
         self.batch_size = settings.bulk_max_size
         self.endpoints = [parse_host(h) for h in settings.hosts]
-        self.window_slots = max(1, settings.pipelining)
+        self.window_slots = settings.pipelining + 1 if settings.pipelining > 0 else 1
+        # a stalled window can only go elsewhere when the connections use different hosts
+        self.move_stalled = settings.loadbalance and len(set(self.endpoints)) > 1
         if settings.loadbalance:
             plans = [[ep] for ep in self.endpoints for _ in range(settings.worker)]
         else:
@@ -202,6 +207,7 @@ class LogstashOutput:
             compress=self.compress,
             window_acked=window_acked,
             work_requeued=self._wake_all,
+            move_stalled=self.move_stalled,
         )
 
     def _failed(self, host: str, reason: str) -> None:

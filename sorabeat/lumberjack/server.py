@@ -44,6 +44,9 @@ class ServerOptions:
     partial_ack_every: int = 0  # also ack every N events of a window (the old Ruby server)
     ack_delay: float = 0.0  # wait this long before each ACK (keepalives keep flowing)
     never_ack: bool = False  # a stuck server: no ACK, no keepalive
+    # a wedged Logstash pipeline: read every window, answer only ACK 0 keepalives; turned off,
+    # the held windows are handed over and acknowledged late, oldest first
+    hold_acks: bool = False
     drop_after_events: int = 0  # abort a connection once it delivered this many events
     drop_connections: int = 1  # how many connections the drop switch hits (0: every one)
     keepalive_interval: float = 5.0  # A 0 while a window is pending (Logstash: 5 s; 0: never)
@@ -230,6 +233,7 @@ class _Connection:
         self.last_write = loop.time()
         self.window_pending = False
         self.idle_closed = False
+        self.held: list[tuple[list[bytes], int, int]] = []  # hold_acks: (events, highest, count)
 
     async def run(self) -> None:
         state = self.state
@@ -327,9 +331,12 @@ class _Connection:
                             await self._write_ack(0)
                         continue
                     acked_seqs += len(pending)
-                    await self._accept(pending, frame.highest_seq, acked_seqs)
+                    if self.opts.hold_acks or self.held:
+                        self.held.append((pending, frame.highest_seq, acked_seqs))
+                    else:
+                        await self._accept(pending, frame.highest_seq, acked_seqs)
                     pending = []
-                    self.window_pending = False
+                    self.window_pending = bool(self.held)
 
     def _count_received(self, payload: bytes) -> None:
         state = self.state
@@ -369,6 +376,10 @@ class _Connection:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(step)
+            if self.held and not opts.hold_acks:
+                while self.held:
+                    await self._accept(*self.held.pop(0))
+                self.window_pending = False
             now = loop.time()
             if (
                 opts.keepalive_interval > 0

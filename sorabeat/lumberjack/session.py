@@ -3,6 +3,9 @@ and end with a ``SessionEnd`` saying why (a failure, an idle close, or the ttl).
 
 A session keeps up to ``window_slots`` windows in flight. When it ends on an error, the
 unacknowledged remainder of each window in flight goes back to the front of the queue. A
+connection with events waiting and none acknowledged for ``stall_timeout`` (keepalives do not
+count) logs a warning and shows in the ``output.stalled.*`` gauges; with ``move_stalled`` its
+windows are also requeued for the other hosts while it stays open for late ACKs. A
 connection that Logstash closed because it sat idle (``client_inactivity_timeout``) ends
 ``silent``: the output reconnects without backoff and without an error in the log.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +30,11 @@ from sorabeat.lumberjack.client import (
 )
 from sorabeat.lumberjack.hosts import Endpoint
 from sorabeat.lumberjack.settings import LogstashSettings
+from sorabeat.lumberjack.stall import AckStall
 from sorabeat.lumberjack.window import WindowSizer
 from sorabeat.monitoring.registry import Registry
+
+log = logging.getLogger("sorabeat.lumberjack")
 
 COMPRESS_IN_THREAD = 256 * 1024  # windows larger than this are encoded off the loop
 
@@ -80,6 +87,7 @@ class Session:
     ``settings`` is read anew before each step, so a fixed configuration applies at once.
     ``window_acked`` is called each time a whole window is acknowledged (the output resets
     its backoff and logs a recovery); ``work_requeued`` after events went back to the queue.
+    ``move_stalled``: requeue the windows of a stalled connection for other hosts.
     """
 
     def __init__(
@@ -95,6 +103,7 @@ class Session:
         compress: protocol.Compress,
         window_acked: Callable[[], None],
         work_requeued: Callable[[], None],
+        move_stalled: bool = False,
     ) -> None:
         self.client = client
         self.worker = worker
@@ -114,17 +123,22 @@ class Session:
         # since and the server closes, the close was for idleness, not for that window
         self.acks_when_resumed: int | None = None
         self.acked = asyncio.Event()  # set after each acknowledged window
+        self.move_stalled = move_stalled
+        self.stall = AckStall(settings().stall_timeout, asyncio.get_running_loop().time())
 
     # --- the two halves of a connection --------------------------------------------------
 
     def on_progress(self, progress: protocol.AckProgress) -> None:
         """An ACK for the oldest window in flight."""
         segment = self.in_flight[0]
-        segment.job.acknowledge(
+        newly = segment.job.acknowledge(
             segment.start + progress.acked - progress.newly, segment.start + progress.acked
         )
         segment.acked = progress.acked
-        self.metrics.add("output.events.acked", progress.newly, host=self.host)
+        # a late ACK for a moved window counts only events no other host acknowledged
+        self.metrics.add("output.events.acked", newly, host=self.host)
+        if progress.newly and self.stall.acknowledged(asyncio.get_running_loop().time()):
+            self._stall_ended()
         if progress.complete:
             self.in_flight.popleft()
             started = self.sent_at.popleft()
@@ -160,8 +174,8 @@ class Session:
                 while self.in_flight:  # ttl: finish what is in flight, then reconnect
                     await self._wait_for_an_ack()
                 return
-            if len(self.in_flight) >= self.window_slots:
-                await self._wait_for_an_ack()
+            if len(self.in_flight) >= self.window_slots or self.stall.stalled:
+                await self._wait_for_an_ack()  # stalled: send nothing more to this host
                 continue
             segment = self.queue.take(self.worker.sizer.next_size(self.batch_size))
             if segment is None:
@@ -169,6 +183,7 @@ class Session:
                 continue
             if not self.in_flight:
                 self.acks_when_resumed = client.acks_seen if self.sent_windows else None
+                self.stall.waiting_began(asyncio.get_running_loop().time())
             self.in_flight.append(segment)
             self.sent_at.append(asyncio.get_running_loop().time())
             data = await encode_window(segment.events, settings, self.compress)
@@ -177,12 +192,67 @@ class Session:
             self.metrics.add("output.windows.sent", host=self.host)
             self.metrics.add("output.write.bytes", len(data), host=self.host)
 
+    # --- stalls: keepalives but no acknowledged event -----------------------------------
+
+    def waiting(self) -> int:
+        """Events sent on this connection and not acknowledged yet."""
+        return sum(len(s) - s.acked for s in self.in_flight)
+
+    async def watch_for_stalls(self) -> None:
+        limit = self.stall.limit
+        if limit <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        step = min(limit / 4, 5.0)  # how fresh output.stalled.seconds is
+        while True:
+            await asyncio.sleep(step)
+            now = loop.time()
+            waiting = self.waiting()
+            if self.stall.check(now, waiting):
+                self._stall_began(now, waiting)
+            if self.stall.stalled:
+                self.metrics.set("output.stalled.seconds", self.stall.seconds(now), host=self.host)
+                self.metrics.set("output.stalled.events", self.waiting(), host=self.host)
+
+    def _stall_began(self, now: float, waiting: int) -> None:
+        seconds = self.stall.seconds(now)
+        self.metrics.set(
+            "output.stalled.connections",
+            self.metrics.gauge("output.stalled.connections", host=self.host) + 1,
+            host=self.host,
+        )
+        self.metrics.add("output.stalls", host=self.host)
+        action = "waiting for it (only ACK 0 keepalives: is the Logstash pipeline stuck?)"
+        if self.move_stalled:
+            moved = self.queue.move(list(self.in_flight))
+            if moved:
+                self.metrics.add("output.events.moved", moved, host=self.host)
+                self.work_requeued()
+            action = f"resending {moved} through the other hosts, keeping this connection"
+        log.warning(
+            "logstash %s: no event acknowledged for %.1fs while %d events wait; %s",
+            self.host,
+            seconds,
+            waiting,
+            action,
+        )
+
+    def _stall_ended(self, *, acknowledged: bool = True) -> None:
+        left = self.metrics.gauge("output.stalled.connections", host=self.host) - 1
+        self.metrics.set("output.stalled.connections", max(0, left), host=self.host)
+        if left <= 0:
+            self.metrics.set("output.stalled.seconds", 0, host=self.host)
+            self.metrics.set("output.stalled.events", 0, host=self.host)
+        if acknowledged:
+            log.info("logstash %s: events acknowledged again", self.host)
+
     # --- the whole life ------------------------------------------------------------------
 
     async def run(self) -> SessionEnd:
         client = self.client
         send_task = asyncio.create_task(self.send_windows())
         receive_task = asyncio.create_task(client.receive(self.on_progress))
+        watch_task = asyncio.create_task(self.watch_for_stalls())
         try:
             await asyncio.wait({send_task, receive_task}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
@@ -190,11 +260,14 @@ class Session:
             self._requeue()
             raise
         finally:
-            for task in (send_task, receive_task):
+            for task in (send_task, receive_task, watch_task):
                 task.cancel()
-            for task in (send_task, receive_task):
+            for task in (send_task, receive_task, watch_task):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if self.stall.stalled:
+                self.stall.stalled = False
+                self._stall_ended(acknowledged=False)  # the connection ended stalled
         if send_task.done() and not send_task.cancelled() and send_task.exception() is None:
             await client.close()  # ttl reached: nothing in flight
             self.worker.sizer.reset()

@@ -29,8 +29,8 @@ class LogstashSettings:
     )
     pipelining: Annotated[int, Range(0, 64)] = setting(
         2,
-        doc="Windows in flight per connection, each sent without waiting for the ACKs of "
-        "the others (0 or 1: send a window, wait for its ACK).",
+        doc="Windows queued for ACKs per connection as libbeat counts them: N waiting plus "
+        "the one being written, N+1 in flight (0: send a window, wait for its ACK).",
     )
     compression_level: Annotated[int, Range(0, 9)] = setting(
         3,
@@ -53,6 +53,12 @@ class LogstashSettings:
         0.0,
         doc="Reconnect after a connection reaches this age, between windows, pipelining or "
         "not (0: never).",
+    )
+    stall_timeout: Seconds = setting(
+        300.0,
+        doc="Warn when a connection has events waiting but none acknowledged for this long "
+        "(ACK 0 keepalives do not count); with loadbalance and several hosts, also resend "
+        "its windows through the other hosts (at-least-once). 0: never.",
     )
     max_retries: int = setting(
         3,

@@ -125,7 +125,7 @@ async def test_loadbalance_spreads_windows_over_hosts() -> None:
     async with receiver(ack_delay=0.05) as a, receiver(ack_delay=0.05) as b:
         s = settings([address(a), address(b)], loadbalance=True, bulk_max_size=50)
         async with output(s) as (out, m):
-            assert out.max_in_flight == 4
+            assert out.max_in_flight == 6  # 2 hosts x (pipelining 2 + 1)
             await publish_all(out, chunks(events, 50))
         assert a.events
         assert b.events

@@ -108,3 +108,73 @@ def test_any_cut_and_requeue_plan_acknowledges_every_event_once_in_order(
     calls = asyncio.run(scenario())
     assert calls == sorted(set(calls))
     assert calls[-1] == size
+
+
+async def test_a_late_ack_for_a_moved_window_is_not_counted_twice() -> None:
+    # host A stalls on events 0:100; they are moved, resent via host B in two windows of 50,
+    # B acknowledges the first, then A's late ACK covers all 100: each event counts once
+    acks: list[int] = []
+    queue = BatchQueue()
+    job = Job(events(100), acks.append)
+    queue.add(job)
+    on_a = queue.take(100)
+    assert on_a is not None
+    assert queue.move([on_a]) == 100
+    assert queue.requeue([on_a]) == 0  # A failing later must not requeue it a second time
+    first_on_b = queue.take(50)
+    assert first_on_b is not None and spans([first_on_b]) == [(0, 50)]
+    assert job.acknowledge(0, 50) == 50  # B
+    assert job.acknowledge(0, 100) == 50  # A, late: only 50:100 are new
+    assert acks == [50, 100]
+    assert job.done.done()
+    assert queue.take(50) is None  # the rest B would have sent is acknowledged already
+    assert job.acknowledge(50, 100) == 0  # B's ACK for it, if it was in flight
+
+
+async def test_overlapping_acks_past_the_prefix_merge_into_one_run() -> None:
+    acks: list[int] = []
+    job = Job(events(100), acks.append)
+    assert job.acknowledge(60, 80) == 20
+    assert job.acknowledge(50, 70) == 10
+    assert job.acknowledge(75, 90) == 10
+    assert acks == []
+    assert job.acknowledge(0, 50) == 50
+    assert acks == [90]
+    assert job.acknowledge(40, 100) == 10
+    assert acks == [90, 100]
+
+
+async def test_a_queued_segment_is_clipped_to_what_is_still_unacknowledged() -> None:
+    queue = BatchQueue()
+    job = Job(events(30), lambda n: None)
+    queue.add(job)
+    on_a = queue.take(30)
+    assert on_a is not None
+    queue.move([on_a])
+    job.acknowledge(0, 12)  # the stalled host acknowledged part of it late
+    assert spans([queue.take(100)]) == [(12, 30)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=30))
+def test_any_overlapping_acks_count_each_event_at_most_once(pairs: list[tuple[int, int]]) -> None:
+    async def run() -> None:
+        acks: list[int] = []
+        job = Job(events(60), acks.append)
+        covered: set[int] = set()
+        total = 0
+        for a, b in pairs:
+            start, end = min(a, b), max(a, b)
+            newly = job.acknowledge(start, end)
+            before = len(covered)
+            covered |= set(range(start, end))
+            assert newly == len(covered) - before
+            total += newly
+        assert total == len(covered)
+        prefix = 0
+        while prefix in covered:
+            prefix += 1
+        assert job.prefix == prefix
+        assert acks == sorted(set(acks))  # the prefix only grows, reported once per step
+
+    asyncio.run(run())
