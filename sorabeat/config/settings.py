@@ -151,14 +151,42 @@ class HttpSettings:
 class TemplateSettings:
     enabled: bool = setting(True, doc="Load the index template at setup.")
     name: str = setting("sorabeat-%{[agent.version]}", doc="Template name.")
-    pattern: str = setting("sorabeat-%{[agent.version]}-*", doc="Index pattern it applies to.")
+    pattern: str | None = setting(
+        None,
+        doc="Index pattern it applies to. Default: the template name when writing the data "
+        "stream (the pattern must not match the daily indices), else the name followed by -*.",
+    )
     overwrite: bool = setting(False, doc="Replace an existing template.")
     settings: dict[str, Any] = setting(factory=dict, doc="Extra index settings.")
 
 
 @dataclass(frozen=True)
+class IlmSettings:
+    enabled: bool = setting(
+        True,
+        doc="Write the data stream sorabeat-<version> with a lifecycle policy (Elasticsearch "
+        "7.9 or later); false, or OpenSearch or an older cluster: daily indices, no policy.",
+    )
+    policy_name: str = setting("sorabeat", doc="Name of the lifecycle policy.")
+    policy_file: str | None = setting(
+        None,
+        doc='A JSON file with your own policy ({"policy": {"phases": ...}}); default: a hot '
+        "phase rolling over at 50gb per primary shard or 30 days, as metricbeat 8.",
+    )
+    overwrite: bool = setting(False, doc="Replace an existing policy at setup.")
+    check_exists: bool = setting(
+        True,
+        doc="Ask whether the policy exists before loading it; false (for a user without the "
+        "read_ilm privilege) loads it every time.",
+    )
+
+
+@dataclass(frozen=True)
 class SetupSettings:
     template: TemplateSettings = setting(factory=TemplateSettings, doc="Index template.")
+    ilm: IlmSettings = setting(
+        factory=IlmSettings, doc="Index lifecycle management and the data stream."
+    )
     kibana: KibanaSettings = setting(factory=KibanaSettings, doc="Kibana, for dashboards.")
     dashboards: DashboardsSettings = setting(
         factory=DashboardsSettings, doc="The data view, visualizations and dashboard."

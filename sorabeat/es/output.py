@@ -25,6 +25,7 @@ from sorabeat.es.hosts import parse_host
 from sorabeat.es.progress import BatchProgress, apply_items
 from sorabeat.es.response import Request, classify, parse_retry_after
 from sorabeat.es.root import CredentialsError, RootError
+from sorabeat.es.routing import Routes
 from sorabeat.es.settings import ElasticsearchSettings
 from sorabeat.event import AgentInfo, escape_html
 from sorabeat.failure_streak import FailureStreak
@@ -77,7 +78,12 @@ class ElasticsearchOutput:
     name = "elasticsearch"
 
     def __init__(
-        self, settings: ElasticsearchSettings, agent: AgentInfo, metrics: Registry
+        self,
+        settings: ElasticsearchSettings,
+        agent: AgentInfo,
+        metrics: Registry,
+        *,
+        data_streams: bool = False,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
@@ -91,8 +97,7 @@ class ElasticsearchOutput:
         per_host = settings.worker
         self.max_in_flight = per_host * (len(self.hosts) if settings.loadbalance else 1)
         static = agent_fields(agent)
-        self.index = EventFormat(settings.index, static)
-        self.pipeline = EventFormat(settings.pipeline, static) if settings.pipeline else None
+        self.routes = Routes(settings, static, data_streams)
         dead_letter = settings.non_indexable_policy.dead_letter_index
         self.dead_letter = EventFormat(dead_letter.index, static) if dead_letter else None
         if self.dead_letter is not None and self.dead_letter.needs_event:
@@ -127,7 +132,7 @@ class ElasticsearchOutput:
                 await asyncio.sleep(backoff.next_wait())
                 continue
             if self._builder is None:
-                self._builder = ActionBuilder(self.index, self.pipeline, server)
+                self._builder = self.routes.builder(server)
         return self._builder
 
     def _log_connect_failure(self, host: ElasticsearchHost, exc: Exception) -> None:

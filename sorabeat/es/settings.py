@@ -13,6 +13,34 @@ from sorabeat.tls import TLSSettings
 
 DEFAULT_PORT = 9200
 DEFAULT_INDEX = "sorabeat-%{[agent.version]}-%{+yyyy.MM.dd}"
+DATA_STREAM = "sorabeat-%{[agent.version]}"
+
+
+@dataclass(frozen=True)
+class IndexRule:
+    index: str | None = setting(None, doc="Index for events the rule matches (a format string).")
+    mappings: dict[str, str] = setting(
+        factory=dict, doc="With mappings, index is a key looked up here; the value is the index."
+    )
+    default: str | None = setting(None, doc="The index when the key is not in mappings.")
+    when: dict[str, Any] | None = setting(
+        None, doc="Condition (equals, contains, regexp, range, has_fields, or, and, not)."
+    )
+
+
+@dataclass(frozen=True)
+class PipelineRule:
+    pipeline: str | None = setting(
+        None, doc="Ingest pipeline for events the rule matches (a format string)."
+    )
+    mappings: dict[str, str] = setting(
+        factory=dict,
+        doc="With mappings, pipeline is a key looked up here; the value is the pipeline.",
+    )
+    default: str | None = setting(None, doc="The pipeline when the key is not in mappings.")
+    when: dict[str, Any] | None = setting(
+        None, doc="Condition (equals, contains, regexp, range, has_fields, or, and, not)."
+    )
 
 
 @dataclass(frozen=True)
@@ -60,7 +88,22 @@ class ElasticsearchSettings:
     proxy_disable: bool = setting(False, doc="Ignore the proxy environment variables.")
     parameters: dict[str, str] = setting(factory=dict, doc="Extra query parameters of _bulk.")
     pipeline: str | None = setting(None, doc="Ingest pipeline (a format string).")
-    index: str = setting(DEFAULT_INDEX, doc="Target index (a format string).")
+    index: str | None = setting(
+        None,
+        doc="Target index (a format string). Default: the data stream "
+        "sorabeat-%{[agent.version]} when setup.ilm.enabled and the cluster is Elasticsearch "
+        "7.9 or later, else the daily index sorabeat-%{[agent.version]}-%{+yyyy.MM.dd}.",
+    )
+    indices: list[IndexRule] = setting(
+        factory=list,
+        doc="Per-event index rules, first match wins; @metadata._index wins over them, "
+        "index is the fallback.",
+    )
+    pipelines: list[PipelineRule] = setting(
+        factory=list,
+        doc="Per-event ingest pipeline rules, first match wins; @metadata.pipeline wins "
+        "over them, pipeline is the fallback.",
+    )
     document_id: Literal["auto", "deterministic"] = setting(
         "auto",
         doc="deterministic: _id from metricset, host, @timestamp and connection id, so a "
@@ -99,4 +142,22 @@ class ElasticsearchSettings:
                 continue
             if key.endswith("dead_letter_index.index") and compiled.needs_event:
                 out.append((key, "may reference agent fields and dates only, not event fields"))
+        out.extend(rule_problems(self))
         return out
+
+
+def rule_problems(es: ElasticsearchSettings) -> list[tuple[str, str]]:
+    """What is wrong in ``indices`` and ``pipelines``: formats, mappings, conditions."""
+    from sorabeat.es.routing import RoutingError, compile_rule
+
+    out: list[tuple[str, str]] = []
+    rules: list[tuple[str, IndexRule | PipelineRule]] = [
+        *((f"indices.{i}", r) for i, r in enumerate(es.indices)),
+        *((f"pipelines.{i}", r) for i, r in enumerate(es.pipelines)),
+    ]
+    for key, rule in rules:
+        try:
+            compile_rule(rule, {"agent.version": "x"})
+        except RoutingError as exc:
+            out.append((key, str(exc)))
+    return out
