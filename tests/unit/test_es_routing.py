@@ -4,11 +4,13 @@ default, the bulk action, and a default path that never decodes an event."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from sorabeat.config.load import LoadOptions, load
 from sorabeat.config.schema import Validator
 from sorabeat.es import bulk
 from sorabeat.es.bulk import ActionBuilder, ServerInfo
@@ -182,3 +184,35 @@ def test_rules_decode_each_event_once(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = counting_loads(monkeypatch)
     b.prepare_all(make_events(10))
     assert calls() == 20  # the source and its @metadata, once per event
+
+
+README_RULES = """\
+output.elasticsearch:
+  hosts: ["es:9200"]
+  indices:
+    - index: "sorabeat-sendonly-%{[agent.version]}"
+      when.equals: {sora.connections.role: sendonly}
+    - index: "sorabeat-heavy-%{+yyyy.MM}"
+      when.range: {sora.connections.rtp.total_received_byte_size.gte: 1000000000}
+  pipelines:
+    - pipeline: geoip
+      when.and: [{has_fields: ["sora.connections.remote_ip"]}, {not: {equals: {metricset.name: stats}}}]
+"""
+
+
+def test_the_readme_example_loads_and_routes(tmp_path: Path) -> None:
+    """Dotted keys in YAML (``when.range: {a.b.gte: 1}``) reach the conditions expanded;
+    they mean the same as written."""
+    (tmp_path / "sorabeat.yml").write_text(README_RULES)
+    (tmp_path / "sorabeat.yml").chmod(0o600)
+    loaded = load(LoadOptions(path_home=str(tmp_path), cwd=str(tmp_path), environ={}))
+    es = loaded.settings.output.elasticsearch
+    assert es is not None
+    b = Routes(es, agent_fields(AGENT), True).builder(ES8)
+    remote = make_events(1, document={"role": "recvonly", "remote_ip": "192.0.2.1"})[0]
+    got = actions(b, [connection("sendonly"), connection("x", 2_000_000_000), remote])
+    assert got == [
+        {"create": {"_index": "sorabeat-sendonly-0.1.0"}},
+        {"create": {"_index": "sorabeat-heavy-2026.01"}},
+        {"create": {"_index": "sorabeat-0.1.0", "pipeline": "geoip"}},
+    ]
