@@ -29,7 +29,8 @@ def lookup(event: Mapping[str, Any], path: str) -> tuple[bool, Any]:
         return True, event[path]
     node: Any = event
     for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
+        # decoded JSON: dict, and the exact type check is several times cheaper than Mapping's
+        if type(node) is not dict or part not in node:
             return False, None
         node = node[part]
     return True, node

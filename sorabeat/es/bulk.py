@@ -9,6 +9,7 @@ event; only an event whose ``@metadata`` has more than the standard keys has it 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -78,15 +79,16 @@ HEAD = b'{"@timestamp":"'
 METADATA_KEY = b'","@metadata":'
 
 
+# the @metadata keys that route an event: _id, _index, pipeline, op_type; one regex search
+# (a single C call) costs what the one find for _id did, where three finds cost 3-4 times more
+_ROUTING_KEY = re.compile(rb'"(?:_i|pipeline"|op_type")')
+
+
 def plain_metadata(data: bytes, start: int, end: int) -> bool:
     """True when the @metadata object at ``data[start:end]`` has none of the keys that route
-    an event (``_id``, ``_index``, ``pipeline``, ``op_type``): the common case, found
-    without parsing (a value that merely looks like one only takes the slower path)."""
-    return (
-        data.find(b'"_i', start, end) < 0
-        and data.find(b'"pipeline"', start, end) < 0
-        and data.find(b'"op_type"', start, end) < 0
-    )
+    an event: the common case, found without parsing (a value that merely looks like one
+    only takes the slower path)."""
+    return _ROUTING_KEY.search(data, start, end) is None
 
 
 class PreparedBatch:
@@ -170,6 +172,7 @@ class ActionBuilder:
         depth_end = TIMESTAMP_START + self._depth
         default_op = self.server.op_type
         head_end = TIMESTAMP_END + 1  # through the quote closing @timestamp
+        routing_key = _ROUTING_KEY.search
         for position, event in enumerate(events):
             end = event.find(b"}", METADATA_START) + 1
             if (
@@ -186,7 +189,7 @@ class ActionBuilder:
             source = event[:head_end] + event[end:]
             action = None
             op = default_op
-            if static and plain_metadata(event, METADATA_START, end):
+            if static and routing_key(event, METADATA_START, end) is None:
                 action = by_time.get(event[TIMESTAMP_START:depth_end])
             if action is None:
                 try:
@@ -217,17 +220,17 @@ class ActionBuilder:
         if not plain_metadata(metadata, 0, len(metadata)):
             parsed = orjson.loads(metadata)
             meta = parsed if isinstance(parsed, dict) else {}
-        index = (
-            metadata_text(meta, "_index")
-            or first_match(self.index_rules, timestamp, fields)
-            or self.index.render(timestamp, fields)
-        )
-        pipeline = metadata_text(meta, "pipeline") or first_match(
-            self.pipeline_rules, timestamp, fields
-        )
+        index = (meta and metadata_text(meta, "_index")) or None
+        if index is None and self.index_rules:
+            index = first_match(self.index_rules, timestamp, fields)
+        if index is None:
+            index = self.index.render(timestamp, fields)
+        pipeline = (meta and metadata_text(meta, "pipeline")) or None
+        if pipeline is None and self.pipeline_rules:
+            pipeline = first_match(self.pipeline_rules, timestamp, fields)
         if pipeline is None and self.pipeline is not None:
             pipeline = self.pipeline.render(timestamp, fields)
-        doc_id = metadata_text(meta, "_id")
+        doc_id = metadata_text(meta, "_id") if meta else None
         if doc_id is not None:
             # with an _id, always create: a replay is a 409, not an overwrite
             return "create", self.action_line("create", index, pipeline, doc_id)
