@@ -6,6 +6,7 @@ import logging
 import os
 
 from sorabeat.config.load import LoadedConfig
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.config.settings import Settings
 from sorabeat.event import AgentInfo, EnvelopeSettings
 from sorabeat.monitoring.registry import Registry
@@ -148,7 +149,13 @@ async def build_pipeline(
         log.warning("%s", warning)
     spool = await build_spool(loaded, metrics)
     output = output or build_output(loaded, agent, metrics)
-    source = SoraInput(settings.modules, envelope_settings(settings, agent), spool, metrics)
+    source = SoraInput(
+        settings.modules,
+        envelope_settings(settings, agent),
+        spool,
+        metrics,
+        scrubber=SecretScrubber(loaded.secret_values),
+    )
     return Pipeline(
         source=source,
         spool=spool,

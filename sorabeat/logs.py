@@ -102,8 +102,6 @@ class SecretFilter(logging.Filter):
         return self.scrubber.scrub(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.scrubber.forms:
-            return True
         record.msg = self.scrub(record.getMessage())
         record.args = None
         if record.exc_info and not record.exc_text:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -11,6 +12,12 @@ from typing import Any
 from sorabeat import logs
 from sorabeat.config import load as config_load
 from sorabeat.config.load import ConfigError, LoadedConfig, LoadOptions, Paths
+from sorabeat.config.secrets import (
+    MIN_MASKED_LENGTH,
+    ScrubbingWriter,
+    SecretScrubber,
+    short_secrets,
+)
 from sorabeat.keystore import Keystore, KeystoreError, keystore_path
 
 # Signals that stop a long-running command gracefully, as libbeat does: SIGHUP too (a closed
@@ -166,7 +173,30 @@ def load_config(args: argparse.Namespace) -> LoadedConfig:
         selectors=selectors(args),
         secrets=loaded.secret_values,
     )
+    scrub_output(loaded)
     return loaded
+
+
+def scrub_output(loaded: LoadedConfig) -> SecretScrubber:
+    """From here on, whatever the command prints passes the scrubber (a server's reply
+    echoing a credential, a message quoting a setting), on stdout and stderr alike."""
+    scrubber = SecretScrubber(loaded.secret_values)
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if isinstance(stream, ScrubbingWriter):
+            stream.flush()
+            stream.scrubber = scrubber
+        else:
+            setattr(sys, name, ScrubbingWriter(stream, scrubber))
+    short = short_secrets(loaded.secret_values)
+    if short:
+        logging.getLogger("sorabeat.config").warning(
+            "%d secret value(s) are shorter than %d characters: they are masked where they "
+            "are a whole value, but cannot be recognised inside other text; use longer ones",
+            short,
+            MIN_MASKED_LENGTH,
+        )
+    return scrubber
 
 
 def selectors(args: argparse.Namespace) -> list[str]:

@@ -15,6 +15,7 @@ from sorabeat.agent import DataDirLockedError, agent_info, lock_data_dir
 from sorabeat.assemble import build_pipeline, output_name, startup_problems
 from sorabeat.cli.common import STOP_SIGNALS, CliError, load_config, setup_logging
 from sorabeat.config.load import LoadedConfig
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.monitoring.logline import MetricsLog
 from sorabeat.monitoring.registry import Registry
 from sorabeat.monitoring.server import MonitoringServer
@@ -83,7 +84,9 @@ async def run(loaded: LoadedConfig, *, no_publish: bool = False) -> None:
         raise CliError(f"cannot use path.data {loaded.paths.data}: {exc.strerror or exc}") from None
     monitor: MonitoringServer | None = None
     if settings.http.enabled:
-        monitor = MonitoringServer(settings.http, agent, metrics)
+        monitor = MonitoringServer(
+            settings.http, agent, metrics, scrubber=SecretScrubber(loaded.secret_values)
+        )
         try:
             await monitor.start()
         except OSError as exc:

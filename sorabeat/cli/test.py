@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import sys
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
 import orjson
@@ -14,6 +15,7 @@ from sorabeat.agent import agent_info
 from sorabeat.assemble import envelope_settings, output_name, startup_problems
 from sorabeat.cli.common import CliError, load_config
 from sorabeat.config.load import LoadedConfig
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.sora.input import SoraInput, http_client
 
 # the module of each output that knows how to probe it, as metricbeat's `test output` does
@@ -73,14 +75,17 @@ def test_modules(args: argparse.Namespace) -> int:
     _require_startable(loaded)
     agent = agent_info(loaded.paths.data, loaded.settings.name)
     source = SoraInput(
-        loaded.settings.modules, envelope_settings(loaded.settings, agent), sink=_Discard()
+        loaded.settings.modules,
+        envelope_settings(loaded.settings, agent),
+        sink=_Discard(),
+        scrubber=SecretScrubber(loaded.secret_values),
     )
     return asyncio.run(_fetch_once(source, args.metricset))
 
 
 class _Discard:
-    async def append(self, events: object) -> None:
-        return None
+    async def append(self, events: Sequence[bytes]) -> int:
+        return len(events)
 
 
 async def _fetch_once(source: SoraInput, only: str | None) -> int:

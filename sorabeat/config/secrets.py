@@ -1,19 +1,33 @@
-"""Masking secrets before a configuration is shown (``export config``, logs)."""
+"""Every secret sorabeat knows, and the one scrubber everything leaving the process goes through.
+
+``mask_secrets`` hides secret settings by position (``export config``); ``secret_values``
+lists the text of every secret (settings declared ``secret=True``, every header value but a
+few harmless ones, passwords in URLs, Basic credentials, keystore values are added by the
+loader); ``SecretScrubber`` removes those values, in every form they can travel in, from
+any text: events built from responses, log records, the output of every command, the
+monitoring endpoint.
+"""
 
 from __future__ import annotations
 
+import atexit
 import base64
+import contextlib
 import copy
 import json
+import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TextIO
+from urllib.parse import quote, quote_plus, unquote
 
 from sorabeat.config.schema import Path, walk_keys
 from sorabeat.config.settings import Settings
 from sorabeat.credentials import MASK as MASK
 from sorabeat.credentials import redact_url, url_credentials
 
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+# Header values are secret whatever the header's name (X-Auth-Token, X-Secret, ...), except
+# these, which carry nothing a client would keep to itself.
+HARMLESS_HEADERS = frozenset({"content-type", "accept", "user-agent", "accept-encoding"})
 
 
 def secret_paths() -> list[Path]:
@@ -28,8 +42,8 @@ def _matches(pattern: Path, path: Path) -> bool:
 
 def _is_secret(path: Path, key: str, value: Any, patterns: list[Path]) -> bool:
     child = (*path, key)
-    if bool(path) and path[-1] == "headers" and key.lower() in SECRET_HEADERS:
-        return True
+    if bool(path) and path[-1] == "headers":
+        return key.lower() not in HARMLESS_HEADERS
     return value is not None and any(_matches(p, child) for p in patterns)
 
 
@@ -55,12 +69,18 @@ def mask_secrets(data: dict[str, Any]) -> dict[str, Any]:
     return walk(out, ())  # type: ignore[no-any-return]
 
 
+def basic_credentials(user: str, password: str) -> str:
+    """What an HTTP client sends as ``Authorization: Basic ...``."""
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 def secret_values(data: dict[str, Any]) -> set[str]:
     """The text of every secret setting and secret-bearing header in raw settings.
 
     A header such as ``Authorization: Bearer abc`` yields both the whole value and the
     credential after the scheme, as either may end up in a message; a username and password
-    also yield their HTTP Basic credentials.
+    (settings, or written into a URL, as given and percent-decoded) also yield their HTTP
+    Basic credentials.
     """
     patterns = secret_paths()
     found: set[str] = set()
@@ -83,8 +103,7 @@ def secret_values(data: dict[str, Any]) -> set[str]:
         if isinstance(node, dict):
             user, password = node.get("username"), node.get("password")
             if isinstance(user, str) and isinstance(password, str) and password:
-                # what an HTTP client sends as "Authorization: Basic ..."
-                found.add(base64.b64encode(f"{user}:{password}".encode()).decode())
+                found.add(basic_credentials(user, password))
             for key, value in node.items():
                 if _is_secret(path, str(key), value, patterns):
                     collect(value)
@@ -95,44 +114,148 @@ def secret_values(data: dict[str, Any]) -> set[str]:
                 walk(item, (*path, "*"))
         elif isinstance(node, str):
             for user, password in url_credentials(node):
-                found.add(password)
-                found.add(base64.b64encode(f"{user}:{password}".encode()).decode())
+                # the URL may carry them percent-encoded; HTTP clients send them decoded
+                for u, p in ((user, password), (unquote(user), unquote(password))):
+                    found.add(p)
+                    found.add(basic_credentials(u, p))
 
     walk(data, ())
     return {v for v in found if v}
 
 
-# Shorter values cannot be masked inside other text without mangling it ("a" is everywhere).
+# The rule for short secrets: a value shorter than this is masked where it is a whole value
+# (a setting, a header, an entire message), never inside other text, where "ab" or "1"
+# would mask half of every line and the rest would give it away anyway. ``short_secrets``
+# lets a command warn that such a value is not protected.
 MIN_MASKED_LENGTH = 4
+# A message may quote a body cut to a few hundred characters, through a secret: the part of
+# a secret's form left before the cut is masked when it is at least this long (fewer
+# characters may show; masking every short prefix would mask common words).
+MIN_CUT_LENGTH = 8
+
+_UPPER_PERCENT = re.compile(r"%[0-9A-F]{2}")
+
+
+def _python_escapes(text: str) -> set[str]:
+    """``text`` as ``repr`` writes it inside a longer string: in single quotes (``'``
+    escaped), or in double quotes when the longer string has ``'`` but no ``"``."""
+    single = repr(text + '"')[1:-2]
+    double = repr(text + "'")[1:-2] if '"' not in text else single
+    return {single, double}
+
+
+def _json_escapes(text: str) -> set[str]:
+    escaped = json.dumps(text)[1:-1]
+    return {escaped, json.dumps(text, ensure_ascii=False)[1:-1], escaped.replace("/", "\\/")}
+
+
+def _percent_escapes(text: str) -> set[str]:
+    forms = {quote(text, safe=""), quote(text), quote_plus(text, safe="")}
+    return forms | {_UPPER_PERCENT.sub(lambda m: m.group().lower(), f) for f in forms}
+
+
+def base64_fragments(data: bytes) -> set[str]:
+    """What every base64 encoding of a text containing ``data`` has in common.
+
+    ``data`` may start at any of three offsets in the encoded stream; for each, only the
+    characters made of ``data``'s bits alone are kept (the neighbours change the edges).
+    """
+    out = {base64.b64encode(data).decode()}
+    for offset in range(3):
+        start = -(-8 * offset // 6)  # the first character made of data's bits only
+        stop = 8 * (offset + len(data)) // 6
+        padded = b"\0" * offset + data + b"\0\0"
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            out.add(encode(padded).decode()[start:stop])
+    return out
+
+
+def travel_forms(secret: str) -> set[str]:
+    """Every form in which ``secret`` can reach a message: as is, JSON-escaped,
+    percent-encoded, inside base64, and each of those as Python's ``repr`` escapes it (an
+    error message quotes a response body with ``%r``)."""
+    carried = {secret, *_json_escapes(secret), *_percent_escapes(secret)}
+    carried |= base64_fragments(secret.encode("utf-8", "surrogatepass"))
+    return {form for text in carried for form in (text, *_python_escapes(text))}
+
+
+def _made_by_mask(form: str) -> bool:
+    """A form the mask itself spells (``xxxx``): indistinguishable from masked text."""
+    return form in MASK
 
 
 class SecretScrubber:
-    """Replaces known secret values inside text by ``xxxxx``.
-
-    Each secret is also matched as ``repr`` and JSON would escape it, since ``%r`` of a
-    mapping or a JSON dump may carry it in that form.
-    """
+    """Replaces every known secret, in every travel form, and every password written into a
+    URL, by ``xxxxx``. The one place text is scrubbed before it leaves the process."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         self.secrets = frozenset(s for s in secrets if s)
         forms: set[str] = set()
         for secret in self.secrets:
-            if len(secret) < MIN_MASKED_LENGTH:
-                continue
-            forms.add(secret)
-            forms.add(repr(secret)[1:-1])
-            forms.add(json.dumps(secret)[1:-1])
-            forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
-        # longest first, so a secret containing another is masked whole
-        self.forms = sorted(forms, key=len, reverse=True)
+            if len(secret) >= MIN_MASKED_LENGTH:
+                forms |= travel_forms(secret)
+        # longest first: where one secret contains another, the whole is masked
+        self.forms = sorted(
+            (f for f in forms if len(f) >= MIN_MASKED_LENGTH and not _made_by_mask(f)),
+            key=len,
+            reverse=True,
+        )
+        self._pattern = re.compile("|".join(map(re.escape, self.forms))) if self.forms else None
+        self._by_head: dict[str, list[str]] = {}
+        for form in self.forms:
+            if len(form) > MIN_CUT_LENGTH:
+                self._by_head.setdefault(form[:MIN_CUT_LENGTH], []).append(form)
+        heads = sorted(self._by_head)
+        self._heads = re.compile("|".join(map(re.escape, heads))) if heads else None
 
     def scrub(self, text: str) -> str:
         if text in self.secrets:
             return MASK
-        for form in self.forms:
-            if form in text:
-                text = text.replace(form, MASK)
+        text = redact_url(text)
+        if self._pattern is None:
+            return text
+        # A mask next to the remains of an overlapping secret may spell a secret again
+        # ("Axxxx" from "A" + mask): repeat until nothing matches. Each round shortens the
+        # text or leaves fewer letters that are not the mask's, so this ends.
+        for _ in range(len(text) + 1):
+            scrubbed = self._mask_cut(self._pattern.sub(MASK, text))
+            if scrubbed == text:
+                break
+            text = scrubbed
         return text
+
+    def _mask_cut(self, text: str) -> str:
+        """Mask what remains of a form cut short (at least ``MIN_CUT_LENGTH`` characters)."""
+        if self._heads is None:
+            return text
+        out: list[str] = []
+        done = 0
+        for match in self._heads.finditer(text):
+            start = match.start()
+            if start < done:
+                continue
+            end = match.end()
+            for form in self._by_head[match.group()]:
+                length = MIN_CUT_LENGTH
+                while (
+                    length < len(form) and text[start + length : start + length + 1] == form[length]
+                ):
+                    length += 1
+                end = max(end, start + length)
+            out += (text[done:start], MASK)
+            done = end
+        if not out:
+            return text
+        out.append(text[done:])
+        return "".join(out)
+
+    def scrub_bytes(self, data: bytes) -> bytes:
+        """UTF-8 bytes scrubbed (undecodable bytes kept as they were)."""
+        if self._pattern is None and b"://" not in data:
+            return data
+        return self.scrub(data.decode("utf-8", "surrogateescape")).encode(
+            "utf-8", "surrogateescape"
+        )
 
     def scrub_value(self, value: Any) -> Any:
         """The same value with every string in it scrubbed (mappings and lists walked)."""
@@ -143,3 +266,46 @@ class SecretScrubber:
         if isinstance(value, list | tuple):
             return [self.scrub_value(v) for v in value]
         return value
+
+
+def short_secrets(secrets: Iterable[str]) -> int:
+    """How many secrets are too short to be recognised inside other text."""
+    return sum(1 for s in secrets if 0 < len(s) < MIN_MASKED_LENGTH)
+
+
+class ScrubbingWriter:
+    """A text stream (stdout, stderr) whose every line passes the scrubber.
+
+    Text is held until a line ends (a writer such as YAML's may cut a secret across two
+    ``write`` calls), on ``flush`` and at exit. Everything else, ``buffer`` included (bytes
+    written there are events, scrubbed where they were made), is the wrapped stream's.
+    """
+
+    def __init__(self, stream: TextIO, scrubber: SecretScrubber) -> None:
+        self.stream = stream
+        self.scrubber = scrubber
+        self._pending = ""
+        atexit.register(self._flush_at_exit)
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        end = self._pending.rfind("\n") + 1
+        if end:
+            lines, self._pending = self._pending[:end], self._pending[end:]
+            self.stream.write(self.scrubber.scrub(lines))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            text, self._pending = self._pending, ""
+            self.stream.write(self.scrubber.scrub(text))
+        self.stream.flush()
+
+    def _flush_at_exit(self) -> None:
+        with contextlib.suppress(ValueError, OSError):  # the stream may be closed by then
+            self.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "buffer":
+            self.flush()  # keep text and bytes in the order they were written
+        return getattr(self.stream, name)

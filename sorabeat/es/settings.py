@@ -121,14 +121,27 @@ class ElasticsearchSettings:
         if self.api_key is not None and (self.username or self.password):
             out.append(("api_key", "set either api_key or username/password, not both"))
         out.extend(header_problems(self.headers))
+        # a configured Authorization header would silently replace the other credentials
+        header_auth = any(name.lower() == "authorization" for name in self.headers)
+        if header_auth and (self.api_key is not None or self.username is not None):
+            out.append(("headers", "Authorization and username or api_key are both set; keep one"))
         policy = self.non_indexable_policy
         if policy.drop is not None and policy.dead_letter_index is not None:
             out.append(("non_indexable_policy", "set either drop or dead_letter_index"))
         for i, host in enumerate(self.hosts):
             try:
-                parse_host(host, self.protocol, self.path)
+                url = parse_host(host, self.protocol, self.path)
             except ValueError as exc:
                 out.append((f"hosts.{i}", str(exc)))
+                continue
+            if header_auth and url.username is not None:
+                out.append(
+                    (
+                        f"hosts.{i}",
+                        "user:password@ in the URL and headers.Authorization are both set; "
+                        "keep one",
+                    )
+                )
         formats = {"index": self.index, "pipeline": self.pipeline}
         if policy.dead_letter_index is not None:
             formats["non_indexable_policy.dead_letter_index.index"] = policy.dead_letter_index.index

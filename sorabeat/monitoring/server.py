@@ -1,8 +1,8 @@
-"""The self-monitoring HTTP endpoint (``http.enabled``), on asyncio streams.
+"""The self-monitoring HTTP endpoint (``http.enabled``), on the HTTP/1.1 core.
 
 ``GET /`` identity, ``GET /stats`` libbeat-like JSON, ``GET /metrics`` Prometheus text,
 ``GET /health`` 200 or 503. Add ``?pretty`` for indented JSON. One request per connection;
-every read is bounded in size and time.
+the head, the body and the wait for them are bounded.
 """
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 
 import orjson
 
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.config.settings import HttpSettings
 from sorabeat.event import AgentInfo
+from sorabeat.httpd import HttpServer, Limits, ProtocolError, Request, Response
 from sorabeat.monitoring import prometheus
 from sorabeat.monitoring.health import Health
 from sorabeat.monitoring.registry import Registry
@@ -28,33 +30,22 @@ from sorabeat.monitoring.stats import identity, stats
 
 log = logging.getLogger("sorabeat.monitoring")
 
-MAX_REQUEST_HEAD = 8192
-READ_TIMEOUT = 10.0
+LIMITS = Limits(
+    max_header_bytes=8192, max_body_bytes=8192, idle_timeout=10.0, methods=("GET", "HEAD")
+)
 JSON = "application/json; charset=utf-8"
-
-
-@dataclass(frozen=True)
-class Response:
-    status: HTTPStatus
-    content_type: str
-    body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
-
-    def encode(self, head_only: bool) -> bytes:
-        lines = [
-            f"HTTP/1.1 {self.status.value} {self.status.phrase}",
-            f"Content-Type: {self.content_type}",
-            f"Content-Length: {len(self.body)}",
-            "Connection: close",
-            *(f"{k}: {v}" for k, v in self.headers),
-        ]
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        return head if head_only else head + self.body
 
 
 def json_response(status: HTTPStatus, doc: Any, pretty: bool) -> Response:
     option = orjson.OPT_INDENT_2 if pretty else 0
-    return Response(status, JSON, orjson.dumps(doc, option=option) + b"\n")
+    body = orjson.dumps(doc, option=option) + b"\n"
+    return Response(status, body, (("content-type", JSON),), close=True)
+
+
+def refused(error: ProtocolError) -> Response:
+    """A request the HTTP layer refused (malformed, too large, a method other than GET)."""
+    response = json_response(HTTPStatus(error.status), {"error": error.message}, pretty=False)
+    return Response(response.status, response.body, response.headers + error.headers, close=True)
 
 
 class MonitoringServer:
@@ -64,27 +55,31 @@ class MonitoringServer:
         agent: AgentInfo,
         registry: Registry,
         clock: Callable[[], float] = time.monotonic,
+        scrubber: SecretScrubber | None = None,
     ) -> None:
         self.settings = settings
         self.agent = agent
         self.registry = registry
         self.clock = clock
+        # labels and messages in /stats and /metrics may quote settings or a server's words
+        self.scrubber = scrubber or SecretScrubber(())
         self.started = clock()
         self.health = Health(registry, settings.unhealthy_after, self.started)
-        self._server: asyncio.Server | None = None
+        self._http = HttpServer(
+            self._handle, limits=LIMITS, error_response=refused, name="monitoring endpoint"
+        )
+        self._port: int | None = None
         self._sampler: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
-        if self._server is None or not self._server.sockets:
+        if self._port is None:
             raise RuntimeError("the monitoring server is not listening")
-        return int(self._server.sockets[0].getsockname()[1])
+        return self._port
 
     async def start(self) -> None:
         """Listen; raises OSError when the address cannot be bound."""
-        self._server = await asyncio.start_server(
-            self._serve, self.settings.host, self.settings.port, limit=MAX_REQUEST_HEAD
-        )
+        _, self._port = await self._http.start(self.settings.host, self.settings.port)
         self._sampler = asyncio.create_task(self._sample(), name="health-sampler")
         log.info(
             "monitoring endpoint on http://%s:%d (/, /stats, /metrics, /health)",
@@ -97,10 +92,8 @@ class MonitoringServer:
             self._sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sampler
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
+        await self._http.close()
+        self._port = None
 
     async def _sample(self) -> None:
         interval = min(1.0, self.settings.unhealthy_after / 4)
@@ -108,8 +101,12 @@ class MonitoringServer:
             self.health.sample(self.clock())
             await asyncio.sleep(interval)
 
-    def respond(self, method: str, target: str) -> Response:
-        """The response to one request (no I/O: tests call it directly too)."""
+    def respond(self, target: str) -> Response:
+        """The response to one request, scrubbed (no I/O: tests call it directly too)."""
+        response = self._route(target)
+        return replace(response, body=self.scrubber.scrub_bytes(response.body))
+
+    def _route(self, target: str) -> Response:
         path, _, query = target.partition("?")
         pretty = "pretty" in query.split("&")
         routes: dict[str, Callable[[bool], Response]] = {
@@ -121,13 +118,6 @@ class MonitoringServer:
         route = routes.get(path.rstrip("/") or "/")
         if route is None:
             return json_response(HTTPStatus.NOT_FOUND, {"error": f"no such path {path}"}, pretty)
-        if method not in ("GET", "HEAD"):
-            response = json_response(
-                HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{method} is not allowed"}, pretty
-            )
-            return Response(
-                response.status, response.content_type, response.body, (("Allow", "GET, HEAD"),)
-            )
         return route(pretty)
 
     def _identity(self, pretty: bool) -> Response:
@@ -140,7 +130,10 @@ class MonitoringServer:
     def _metrics(self, pretty: bool) -> Response:
         info = {"name": self.agent.name, "uuid": self.agent.id, "version": self.agent.version}
         fams = prometheus.families(Snapshot.of(self.registry), info, self.clock() - self.started)
-        return Response(HTTPStatus.OK, prometheus.CONTENT_TYPE, prometheus.render(fams).encode())
+        body = prometheus.render(fams).encode()
+        return Response(
+            HTTPStatus.OK, body, (("content-type", prometheus.CONTENT_TYPE),), close=True
+        )
 
     def _health(self, pretty: bool) -> Response:
         status = self.health.status(self.clock())
@@ -149,28 +142,6 @@ class MonitoringServer:
         doc = {"status": "unhealthy", "reason": status.reason}
         return json_response(HTTPStatus.SERVICE_UNAVAILABLE, doc, pretty)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
-            except (asyncio.LimitOverrunError, ValueError):
-                response = Response(
-                    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, JSON, b'{"error":"too large"}\n'
-                )
-                writer.write(response.encode(head_only=False))
-                return
-            request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-            parts = request_line.split(" ")
-            if len(parts) != 3 or not parts[2].startswith("HTTP/"):
-                response = Response(HTTPStatus.BAD_REQUEST, JSON, b'{"error":"bad request"}\n')
-                writer.write(response.encode(head_only=False))
-                return
-            method, target, _ = parts
-            writer.write(self.respond(method, target).encode(head_only=method == "HEAD"))
-            await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-            pass  # the client went away or never finished its request
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError, TimeoutError):
-                await asyncio.wait_for(writer.wait_closed(), READ_TIMEOUT)
+    async def _handle(self, request: Request) -> Response:
+        # the core answers 405 for methods other than GET and HEAD, and leaves HEAD's body out
+        return self.respond(request.target)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.sora.connections import describe
 from sorabeat.sora.hosts import SoraHost
 
@@ -21,15 +22,22 @@ TARGETS = {
     "connections": "Sora_20171101.GetStatsAllConnections",
 }
 _SNIPPET = 200
+# how much of a body is read and scrubbed before the snippet is cut from it: a secret a
+# server echoes across the cut is then masked whole, not left half shown
+SCRUBBED_HEAD = 1024
 
 
 class FetchError(Exception):
     """A poll that produced no data; the message says why."""
 
 
-def snippet(body: bytes | bytearray) -> str:
-    text = bytes(body[:_SNIPPET]).decode("utf-8", errors="replace")
-    more = "..." if len(body) > _SNIPPET else ""
+def snippet(body: bytes | bytearray, scrubber: SecretScrubber | None = None) -> str:
+    """The start of a body for an error message, with the secrets it echoes masked."""
+    text = bytes(body[:SCRUBBED_HEAD]).decode("utf-8", errors="replace")
+    if scrubber is not None:
+        text = scrubber.scrub(text)
+    more = "..." if len(text) > _SNIPPET or len(body) > SCRUBBED_HEAD else ""
+    text = text[:_SNIPPET]
     return f"{text!r}{more}" if text else "an empty body"
 
 
@@ -71,6 +79,7 @@ async def fetch(
     time_limit: float,
     max_size: int,
     headers: dict[str, str] | None = None,
+    scrubber: SecretScrubber | None = None,
 ) -> None:
     """POST the metricset's target to the host and feed the body of a 2xx reply to ``body``."""
     request_headers = dict(headers or {})
@@ -81,7 +90,7 @@ async def fetch(
             async with client.stream(
                 "POST", host.url, headers=request_headers, auth=auth or httpx.USE_CLIENT_DEFAULT
             ) as response:
-                await _read(response, host, body, max_size)
+                await _read(response, host, body, max_size, scrubber)
     except TimeoutError:
         raise FetchError(f"no complete response from {host.url} within {time_limit:g}s") from None
     except httpx.ConnectError as exc:
@@ -92,15 +101,22 @@ async def fetch(
         raise FetchError(f"request to {host.url} failed: {exc or type(exc).__name__}") from None
 
 
-async def _read(response: httpx.Response, host: SoraHost, body: BodySink, max_size: int) -> None:
+async def _read(
+    response: httpx.Response,
+    host: SoraHost,
+    body: BodySink,
+    max_size: int,
+    scrubber: SecretScrubber | None,
+) -> None:
     if not response.is_success:
         head = bytearray()
         async for chunk in response.aiter_bytes():
             head += chunk
-            if len(head) > _SNIPPET:
+            if len(head) > SCRUBBED_HEAD:
                 break
         raise FetchError(
-            f"HTTP {response.status_code} {response.reason_phrase} from {host.url}: {snippet(head)}"
+            f"HTTP {response.status_code} {response.reason_phrase} from {host.url}: "
+            f"{snippet(head, scrubber)}"
         )
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_size:
@@ -117,11 +133,15 @@ async def _read(response: httpx.Response, host: SoraHost, body: BodySink, max_si
         body.feed(chunk)
 
 
-def parse_json(body: bytes | bytearray, host: SoraHost) -> Any:
+def parse_json(
+    body: bytes | bytearray, host: SoraHost, scrubber: SecretScrubber | None = None
+) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise FetchError(f"invalid JSON from {host.url} ({exc}): {snippet(body)}") from None
+        raise FetchError(
+            f"invalid JSON from {host.url} ({exc}): {snippet(body, scrubber)}"
+        ) from None
 
 
 def check_stats(value: Any, host: SoraHost) -> dict[str, Any]:

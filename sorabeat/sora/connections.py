@@ -37,6 +37,9 @@ Document = tuple[str, tuple[Buffer, ...]]  # (identity key, parts whose concaten
 
 _BOUNDARY = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")
 _WHITESPACE = b" \t\r\n"
+# the first bytes kept for an error message: as many as client.SCRUBBED_HEAD, which are
+# scrubbed before the message's snippet is cut from them
+HEAD_KEPT = 1024
 
 
 class ShapeError(ValueError):
@@ -142,8 +145,8 @@ class ConnectionsReader:
         self.size = 0
 
     def feed(self, chunk: Buffer) -> None:
-        if len(self.head) < 200:
-            self.head += bytes(chunk[: 200 - len(self.head)])
+        if len(self.head) < HEAD_KEPT:
+            self.head += bytes(chunk[: HEAD_KEPT - len(self.head)])
         self.size += len(chunk)
         self._buffer += chunk
         if self._whole:

@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack
 
 import httpx
 
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.event import EnvelopeSettings, MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora.hosts import parse_host
@@ -37,8 +38,11 @@ class SoraInput:
         envelope: EnvelopeSettings,
         sink: EventSink,
         metrics: Registry | None = None,
+        scrubber: SecretScrubber | None = None,
     ) -> None:
         self.modules = [m for m in modules if m.enabled]
+        # every configured secret: error events quote responses, which may echo them
+        self.scrubber = scrubber or SecretScrubber(())
         self.envelope = envelope
         self.sink = sink
         self.metrics = metrics or Registry()
@@ -70,6 +74,7 @@ class SoraInput:
                             encoder=encoder,
                             sink=self.sink,
                             metrics=self.metrics,
+                            scrubber=self.scrubber,
                         )
                     )
         return out

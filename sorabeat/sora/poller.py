@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import orjson
 
+from sorabeat.config.secrets import SecretScrubber
 from sorabeat.event import MetricsetEncoder, event_timestamp
 from sorabeat.failure_streak import FailureStreak
 from sorabeat.monitoring.registry import Registry
@@ -63,6 +64,7 @@ class MetricsetPoller:
         sink: EventSink,
         metrics: Registry,
         clock: Callable[[], float] = time.time,
+        scrubber: SecretScrubber | None = None,
     ) -> None:
         self.host = host
         self.metricset = metricset
@@ -79,6 +81,8 @@ class MetricsetPoller:
         self.failures = FailureStreak(f"sora {metricset} from {host.address}")
         self.types = metricset_types(metricset)
         self.invalid_log = InvalidFieldLog(host.address, metricset)
+        # an error message may quote the response, and a server may echo our credentials
+        self.scrubber = scrubber or SecretScrubber(())
 
     async def poll_once(self) -> list[bytes]:
         """Fetch once and return the encoded events (one error event if the fetch failed)."""
@@ -109,14 +113,14 @@ class MetricsetPoller:
             return events
         duration = time.perf_counter_ns() - t0
         self.metrics.add("sora.polls.failed", 1, **labels)
-        return [self.encoder.encode_error(started_ms, duration, message)]
+        return [self.encoder.encode_error(started_ms, duration, self.scrubber.scrub(message))]
 
     async def _fetch(self) -> list[Document]:
         if self.metricset == "stats":
             buffer = sora_client.BodyBuffer()
             await self._get(buffer)
             report = sora_client.check_stats(
-                sora_client.parse_json(buffer.data, self.host), self.host
+                sora_client.parse_json(buffer.data, self.host, self.scrubber), self.host
             )
             skipped = add_aggregates(report)
             if skipped:
@@ -143,9 +147,8 @@ class MetricsetPoller:
                 f"unexpected response from {url}: GetStatsAllConnections {exc}"
             ) from None
         except InvalidJSONError as exc:
-            raise sora_client.FetchError(
-                f"invalid JSON from {url} ({exc}): {sora_client.snippet(reader.head)}"
-            ) from None
+            shown = sora_client.snippet(reader.head, self.scrubber)
+            raise sora_client.FetchError(f"invalid JSON from {url} ({exc}): {shown}") from None
 
     def _report_invalid(self, invalid: list[InvalidField]) -> None:
         """Count the fields left out of this fetch's events; log each new one once."""
@@ -162,6 +165,7 @@ class MetricsetPoller:
             time_limit=self.timeout,
             max_size=self.max_response_size,
             headers=self.headers,
+            scrubber=self.scrubber,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -186,15 +190,17 @@ class MetricsetPoller:
                     await asyncio.gather(poll, return_exceptions=True)
                     return
                 events = poll.result()
-                await self.sink.append(events)
+                stored = await self.sink.append(events)
                 if events and log.isEnabledFor(logging.DEBUG):
-                    # after append returned, these events are spooled (crash tests read this)
+                    # after append returned, these events are spooled (crash tests and the
+                    # fault campaign read this); dropped ones were logged by the spool
                     log.debug(
-                        "spooled %d %s events of %s from %s",
-                        len(events),
+                        "spooled %d %s events of %s from %s%s",
+                        stored,
                         self.metricset,
                         event_timestamp(events[0]),
                         self.host.address,
+                        "" if stored == len(events) else f" ({len(events) - stored} dropped)",
                     )
                 tick = self._following(tick)
         finally:

@@ -11,6 +11,8 @@ from sorabeat.tls import TLSSettings
 
 Metricset = Literal["stats", "connections"]
 
+_TWO_CREDENTIALS = "{} and headers.Authorization are both set; keep one"
+
 
 @dataclass(frozen=True)
 class SoraModuleSettings:
@@ -66,9 +68,25 @@ class SoraModuleSettings:
                     "not supported for Sora hosts; use ssl.certificate_authorities",
                 )
             )
+        header_auth = any(name.lower() == "authorization" for name in self.headers)
+        if header_auth and self.username is not None:
+            out.append(("username", _TWO_CREDENTIALS.format("username/password")))
         for i, host in enumerate(self.hosts):
             try:
-                parse_host(host)
+                parsed = parse_host(host)
             except HostError as exc:
                 out.append((f"hosts.{i}", str(exc)))
+                continue
+            if parsed.username is None:
+                continue
+            # the URL's user:password@ would replace the other credentials without a word
+            if header_auth:
+                out.append((f"hosts.{i}", _TWO_CREDENTIALS.format("user:password@ in the URL")))
+            if self.username is not None:
+                out.append(
+                    (
+                        f"hosts.{i}",
+                        "user:password@ in the URL and username/password are both set; keep one",
+                    )
+                )
         return out

@@ -16,9 +16,11 @@ from typing import Protocol
 class EventSink(Protocol):
     """Where the input hands encoded events."""
 
-    async def append(self, events: Sequence[bytes]) -> None:
-        """Store the events; returns once they are stored as durably as the spool promises
-        (or counted as dropped under the when_full policy)."""
+    async def append(self, events: Sequence[bytes]) -> int:
+        """Store the events; returns once they are stored as durably as the spool promises,
+        with how many of them were stored: the others were dropped (counted and logged)
+        under the when_full policy. Stored events may still be dropped later, when
+        ``drop_oldest`` makes room for newer ones (also counted and logged)."""
 
 
 @dataclass(eq=False)

@@ -157,25 +157,25 @@ class DiskSpool:
 
     # -- append --------------------------------------------------------------------------
 
-    async def append(self, events: Sequence[bytes]) -> None:
+    async def append(self, events: Sequence[bytes]) -> int:
         if not events:
-            return
+            return 0
         if self._closing:
             self._drop(len(events), "closed")
-            return
+            return 0
         payloads = list(events)
         while True:
             request = await self._submit(payloads)
             if request is None:
-                return
+                return 0
             # outside the lock: appends arriving meanwhile join the same fsync
             await request.done
             error = request.error
             if error is None:
-                return
+                return len(request.payloads)
             if not await self._made_room(error, request.room_freed):
                 self._drop(len(request.payloads), _reason(error), error)
-                return
+                return 0
             payloads = list(request.payloads)
 
     async def _submit(self, payloads: list[bytes]) -> WriteRequest | None:
@@ -538,8 +538,10 @@ class DiskSpool:
         if not count:
             return
         self.metrics.add("spool.events.dropped", count, reason=reason)
-        notice = notice or reason
-        self._notices.dropped(notice, count, _drop_message(self, notice, error))
+        # every drop is logged at once, never summed for later: a count held back for a
+        # rate-limited line would be lost to a SIGKILL, and drops come at most once per
+        # append (a poll), so the lines stay few
+        log.warning(_drop_message(self, notice or reason, error), count)
 
 
 def _reason(error: OSError) -> str:

@@ -38,10 +38,11 @@ class MemoryQueue:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def append(self, events: Sequence[bytes]) -> None:
+    async def append(self, events: Sequence[bytes]) -> int:
         if self._closed:
             self._drop(len(events), "closed")
-            return
+            return 0
+        stored = 0
         remaining = list(events)
         while remaining:
             room = self.capacity - self.pending()
@@ -62,9 +63,11 @@ class MemoryQueue:
                 continue
             chunk, remaining = remaining[:room], remaining[room:]
             self._unread.extend(chunk)
+            stored += len(chunk)
             self.metrics.add("spool.events.appended", len(chunk))
             self._notify()
         self.metrics.set("spool.events.pending", self.pending())
+        return stored
 
     def _drop(self, count: int, reason: str) -> None:
         if count:

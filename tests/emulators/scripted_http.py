@@ -1,16 +1,19 @@
 """A loopback HTTP server that answers every request with bytes the test scripted.
 
 For the responses a well-behaved server never sends (wrong shapes, lying lengths, endless
-bodies) that the Sora input must survive.
+bodies) that the Sora input must survive. Requests are read by sorabeat's HTTP core; the
+answers are written as they are.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from sorabeat import httpd
+
 Responder = Callable[["Request"], Awaitable[bytes | None]]
+LIMITS = httpd.Limits(max_header_bytes=1 << 20, max_body_bytes=1 << 30, idle_timeout=10.0)
 
 
 @dataclass
@@ -26,48 +29,23 @@ class ScriptedServer:
     responder: Responder
     close_after_reply: bool = False
     requests: list[Request] = field(default_factory=list)
-    _server: asyncio.Server | None = None
+    _server: httpd.HttpServer | None = None
 
     async def start(self) -> tuple[str, int]:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        host, port = self._server.sockets[0].getsockname()[:2]
-        return host, port
+        self._server = httpd.HttpServer(self._answer, limits=LIMITS, name="scripted server")
+        return await self._server.start("127.0.0.1", 0)
 
     async def close(self) -> None:
         if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+            await self._server.close()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ", 2)
-                headers = {}
-                for line in lines[1:]:
-                    if ":" in line:
-                        k, v = line.split(":", 1)
-                        headers[k.strip().lower()] = v.strip()
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                request = Request(method, path, headers, body)
-                self.requests.append(request)
-                reply = await self.responder(request)
-                if reply is None:
-                    break
-                writer.write(reply)
-                await writer.drain()
-                if self.close_after_reply:
-                    break
-        except (
-            asyncio.IncompleteReadError,
-            ConnectionError,
-            TimeoutError,
-            asyncio.LimitOverrunError,
-        ):
-            pass
-        finally:
-            writer.close()
+    async def _answer(self, request: httpd.Request) -> httpd.RawResponse:
+        mine = Request(request.method, request.target, dict(request.headers), request.body)
+        self.requests.append(mine)
+        reply = await self.responder(mine)
+        if reply is None:
+            return httpd.RawResponse(b"", close=True)
+        return httpd.RawResponse(reply, close=self.close_after_reply)
 
 
 def http_response(status: int, body: bytes, *, reason: str = "OK", extra: str = "") -> bytes:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,8 +33,9 @@ class Sink:
     def __init__(self) -> None:
         self.events: list[bytes] = []
 
-    async def append(self, events: Any) -> None:
+    async def append(self, events: Any) -> int:
         self.events.extend(events)
+        return len(events)
 
 
 def poller(
@@ -102,3 +105,37 @@ async def test_stop_abandons_a_fetch_under_way() -> None:
         await asyncio.wait_for(task, 2)
     await server.close()
     assert sink.events == []
+
+
+class DroppingSink(Sink):
+    """A spool that is full: it stores nothing and says so."""
+
+    async def append(self, events: Any) -> int:
+        self.events.extend(events)
+        return 0
+
+
+async def test_the_spooled_line_counts_only_what_the_spool_stored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the fault campaign and crash tests take "spooled N" as durable: a dropped poll must
+    # not be reported as spooled
+    async def answer(_: Request) -> bytes:
+        return http_response(200, b'{"ok":1}')
+
+    server = ScriptedServer(answer)
+    _, port = await server.start()
+    sink, stop = DroppingSink(), asyncio.Event()
+    caplog.set_level(logging.DEBUG, logger="sorabeat.sora")
+    async with httpx.AsyncClient(trust_env=False, timeout=None) as http:
+        task = asyncio.ensure_future(poller(port, http, sink, 0.1, 1).run(stop))
+        for _ in range(100):  # bounded: up to 5 s for the first poll
+            if sink.events:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    await server.close()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("spooled ")]
+    assert sink.events and lines
+    assert all(m.startswith("spooled 0 stats events") and "(1 dropped)" in m for m in lines)

@@ -25,8 +25,9 @@ class Collect:
     def __init__(self) -> None:
         self.events: list[bytes] = []
 
-    async def append(self, events: Any) -> None:
+    async def append(self, events: Any) -> int:
         self.events.extend(events)
+        return len(events)
 
 
 async def poller_for(

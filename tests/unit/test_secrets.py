@@ -16,7 +16,11 @@ def test_secret_settings_and_auth_headers_are_masked() -> None:
                 {
                     "module": "sora",
                     "password": "pw2",
-                    "headers": {"Authorization": "Bearer t", "X-Trace": "1"},
+                    "headers": {
+                        "Authorization": "Bearer t",
+                        "X-Trace": "1",
+                        "Content-Type": "application/json",
+                    },
                 }
             ]
         },
@@ -27,7 +31,10 @@ def test_secret_settings_and_auth_headers_are_masked() -> None:
     for secret in ("pw1", "id:key", "kp", "pw2", "Bearer t", "pw3"):
         assert secret not in text
     assert masked["output"]["elasticsearch"]["password"] == MASK
-    assert masked["sorabeat"]["modules"][0]["headers"]["X-Trace"] == "1"
+    # header values are secret whatever the name; a few harmless headers stay readable
+    headers = masked["sorabeat"]["modules"][0]["headers"]
+    assert headers["X-Trace"] == MASK
+    assert headers["Content-Type"] == "application/json"
     assert masked["output"]["elasticsearch"]["hosts"] == ["es"]
     assert data["output"]["elasticsearch"]["password"] == "pw1"  # the original is untouched
 

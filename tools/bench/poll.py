@@ -71,8 +71,9 @@ async def child(url: str) -> None:
     class Sink:
         count = 0
 
-        async def append(self, events: list[bytes]) -> None:
+        async def append(self, events: list[bytes]) -> int:
             Sink.count += len(events)
+            return len(events)
 
     host = parse_host(url)
     async with httpx.AsyncClient(trust_env=False, timeout=None) as http:

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from sorabeat.httpd import HttpServer, ProtocolError, Request, Response
+from sorabeat.sora.simulator.cowboy import LIMITS, HttpDate, answer
 from sorabeat.sora.simulator.faults import FaultError, FaultPlan, make_plan, plan_from_request
-from sorabeat.sora.simulator.http import HttpServer, Reply
-from sorabeat.sora.simulator.httpcodec import ProtocolError, Request
 from sorabeat.sora.simulator.profiles import PROFILES
 from sorabeat.sora.simulator.report import stats_report
 from sorabeat.sora.simulator.served import ServedCounts
@@ -39,14 +39,6 @@ SET_CONNECTIONS = "Simulator.SetConnections"
 
 def error_body(error_type: str, message: str) -> bytes:
     return orjson.dumps({"error_type": error_type, "message": message})
-
-
-def _error(error_type: str, message: str, status: int = 400) -> Reply:
-    return Reply(status, error_body(error_type, message))
-
-
-def protocol_error_body(error: ProtocolError) -> bytes:
-    return error_body("BadRequest", error.message)
 
 
 class SoraSimulator:
@@ -91,7 +83,10 @@ class SoraSimulator:
         self.served = ServedCounts()
         self.clock = clock
         self._t0 = clock()
-        self._http = HttpServer(self.handle, protocol_error_body)
+        self._date = HttpDate()
+        self._http = HttpServer(
+            self.handle, limits=LIMITS, error_response=self._refused, name="simulator"
+        )
         self.address: tuple[str, int] | None = None
 
     # -- lifecycle --------------------------------------------------------------------
@@ -152,7 +147,17 @@ class SoraSimulator:
 
     # -- the API ----------------------------------------------------------------------
 
-    async def handle(self, request: Request) -> Reply:
+    def _reply(self, status: int, body: bytes, body_bytes: int | None = None) -> Response:
+        return answer(status, body, self._date(), body_bytes)
+
+    def _error(self, error_type: str, message: str, status: int = 400) -> Response:
+        return self._reply(status, error_body(error_type, message))
+
+    def _refused(self, error: ProtocolError) -> Response:
+        """A request the HTTP layer refused (malformed, over a limit): Sora's error body."""
+        return self._error("BadRequest", error.message, error.status)
+
+    async def handle(self, request: Request) -> Response:
         if request.method != "POST":
             return self._reject("InvalidMethod", f"{request.method} is not allowed; use POST")
         path = urlsplit(request.target).path if "://" in request.target else request.target
@@ -175,11 +180,11 @@ class SoraSimulator:
             return self._set_connections(params)
         return self._reject("UnknownTarget", f"unknown x-sora-target {target!r}")
 
-    def _reject(self, error_type: str, message: str) -> Reply:
+    def _reject(self, error_type: str, message: str) -> Response:
         self.served.rejected += 1
-        return _error(error_type, message)
+        return self._error(error_type, message)
 
-    async def _statistics(self, metricset: str, params: dict[str, Any]) -> Reply:
+    async def _statistics(self, metricset: str, params: dict[str, Any]) -> Response:
         local = params.get("local", True)
         if not isinstance(local, bool):
             return self._reject("InvalidParameter", f'"local" must be a boolean, got {local!r}')
@@ -187,21 +192,23 @@ class SoraSimulator:
         fault = self.plan.take(metricset)
         if fault == "500":
             self.served.count_fault(metricset, fault)
-            return _error("InternalError", "simulated failure", status=500)
+            return self._error("InternalError", "simulated failure", status=500)
         if fault == "slow":
             self.served.count_fault(metricset, fault)
             await asyncio.sleep(self.slow_seconds)
             body, _ = self._render(metricset)
-            return Reply(200, body)
+            return self._reply(200, body)
         body, objects = self._render(metricset)
         if fault == "invalid-json":
             self.served.count_fault(metricset, fault)
-            return Reply(200, body[: len(body) // 2])  # a document cut short: never valid JSON
+            return self._reply(
+                200, body[: len(body) // 2]
+            )  # a document cut short: never valid JSON
         if fault == "truncated":
             self.served.count_fault(metricset, fault)
-            return Reply(200, body, send_bytes=len(body) // 2)
+            return self._reply(200, body, body_bytes=len(body) // 2)
         self.served.count_ok(metricset, objects)
-        return Reply(200, body)
+        return self._reply(200, body)
 
     def _render(self, metricset: str) -> tuple[bytes, int]:
         if metricset == "stats":
@@ -209,32 +216,32 @@ class SoraSimulator:
         documents = self.connection_documents()
         return orjson.dumps(documents), len(documents)
 
-    def _set_fault(self, params: dict[str, Any]) -> Reply:
+    def _set_fault(self, params: dict[str, Any]) -> Response:
         try:
             self.plan = plan_from_request(params)
         except FaultError as exc:
-            return _error("InvalidParameter", str(exc))
+            return self._error("InvalidParameter", str(exc))
         log.info("simulator: fault set to %s", self.plan.describe())
-        return Reply(200, orjson.dumps(self.plan.describe()))
+        return self._reply(200, orjson.dumps(self.plan.describe()))
 
-    def _get_served(self, params: dict[str, Any]) -> Reply:
+    def _get_served(self, params: dict[str, Any]) -> Response:
         reset = params.get("reset", False)
         if not isinstance(reset, bool):
-            return _error("InvalidParameter", f'"reset" must be a boolean, got {reset!r}')
+            return self._error("InvalidParameter", f'"reset" must be a boolean, got {reset!r}')
         body = orjson.dumps(self.served.snapshot())
         if reset:
             self.served.reset()
-        return Reply(200, body)
+        return self._reply(200, body)
 
-    def _set_connections(self, params: dict[str, Any]) -> Reply:
+    def _set_connections(self, params: dict[str, Any]) -> Response:
         count = params.get("count")
         if type(count) is not int:
-            return _error("InvalidParameter", f'"count" must be an integer, got {count!r}')
+            return self._error("InvalidParameter", f'"count" must be an integer, got {count!r}')
         try:
             self.set_connections(count)
         except ValueError as exc:
-            return _error("InvalidParameter", str(exc))
-        return Reply(200, orjson.dumps({"count": len(self.state.live)}))
+            return self._error("InvalidParameter", str(exc))
+        return self._reply(200, orjson.dumps({"count": len(self.state.live)}))
 
 
 def _parse_params(body: bytes) -> dict[str, Any]:
