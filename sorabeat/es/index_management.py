@@ -240,8 +240,8 @@ async def load_template(
                 f"Elasticsearch refused the template {name} ({put.status_code}): "
                 f"{_reason(put.content)}"
             )
-        kind = "data stream template" if data_stream else "index template"
-        write(f"Loaded {kind} {name} (pattern {body['index_patterns'][0]})")
+        stream = ", data stream" if data_stream else ""
+        write(f"Loaded index template {name} (pattern {body['index_patterns'][0]}{stream})")
     except httpx.HTTPError as exc:
         raise SetupError(f"Elasticsearch request failed: {exc or type(exc).__name__}") from None
     finally:

@@ -83,7 +83,7 @@ def test_setup_then_run_fills_the_data_stream(tmp_path: Path) -> None:
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert setup.returncode == 0, setup.stdout + setup.stderr
-        assert f"Loaded data stream template {STREAM} (pattern {STREAM})" in setup.stdout
+        assert f"Loaded index template {STREAM} (pattern {STREAM}, data stream)" in setup.stdout
         status, policies = get(url, "/_ilm/policy/sorabeat")
         assert status == 200, policies
         beat = sorabeat_run(home)

@@ -54,7 +54,7 @@ async def test_setup_loads_the_policy_and_data_stream_template_once(tmp_path: Pa
         code, out, err = await sorabeat(tmp_path, "setup", "--index-management")
         assert code == 0, err
         assert "Loaded ILM policy sorabeat\n" in out
-        assert f"Loaded data stream template {TEMPLATE} (pattern {TEMPLATE})" in out
+        assert f"Loaded index template {TEMPLATE} (pattern {TEMPLATE}, data stream)" in out
         template = es.templates[TEMPLATE]
         assert template["index_patterns"] == [TEMPLATE]  # not the daily indices
         assert template["data_stream"] == {}
