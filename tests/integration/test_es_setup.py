@@ -173,3 +173,23 @@ async def test_template_maps_every_sample_and_refuses_violations(tmp_path: Path)
         assert (
             orjson.loads(letter["message"])["sora"]["stats"]["total_ongoing_connections"] == "many"
         )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "why"),
+    [
+        ({"version": "7.8.0"}, "elasticsearch 7.8.0 has no data streams with ILM"),
+        ({"version": "2.11.0", "distribution": "opensearch"}, "opensearch 2.11.0 has no data"),
+    ],
+)
+async def test_setup_without_data_streams_says_why(
+    tmp_path: Path, kwargs: dict[str, str], why: str
+) -> None:
+    async with ElasticsearchEmulator(**kwargs) as es:  # type: ignore[arg-type]
+        write_config(tmp_path, es.url)
+        code, out, err = await sorabeat(tmp_path, "setup", "--index-management")
+        assert code == 0, err
+        assert f"ILM is not used: {why}" in out
+        assert f"(pattern {TEMPLATE}-*)" in out
+        assert not es.policies
+        assert "data_stream" not in es.templates[TEMPLATE]

@@ -10,13 +10,15 @@ from typing import Any
 import orjson
 import pytest
 
+from sorabeat.assemble import build_output
 from sorabeat.config.load import LoadOptions, load
 from sorabeat.config.schema import Validator
 from sorabeat.es import bulk
 from sorabeat.es.bulk import ActionBuilder, ServerInfo
-from sorabeat.es.output import agent_fields
+from sorabeat.es.output import ElasticsearchOutput, agent_fields
 from sorabeat.es.routing import Routes
 from sorabeat.es.settings import ElasticsearchSettings
+from sorabeat.monitoring.registry import Registry
 from tests.es_support import AGENT, make_events
 
 ES8 = ServerInfo((8, 15, 0))
@@ -216,3 +218,16 @@ def test_the_readme_example_loads_and_routes(tmp_path: Path) -> None:
         {"create": {"_index": "sorabeat-heavy-2026.01"}},
         {"create": {"_index": "sorabeat-0.1.0", "pipeline": "geoip"}},
     ]
+
+
+@pytest.mark.parametrize(("ilm", "expected"), [("true", "sorabeat-0.1.0"), ("false", DAILY)])
+def test_run_follows_setup_ilm_enabled(tmp_path: Path, ilm: str, expected: str) -> None:
+    """The output `sorabeat run` builds writes where `sorabeat setup` prepared."""
+    (tmp_path / "sorabeat.yml").write_text(
+        f'output.elasticsearch.hosts: ["es"]\nsetup.ilm.enabled: {ilm}\n'
+    )
+    (tmp_path / "sorabeat.yml").chmod(0o600)
+    loaded = load(LoadOptions(path_home=str(tmp_path), cwd=str(tmp_path), environ={}))
+    output = build_output(loaded, AGENT, Registry())
+    assert isinstance(output, ElasticsearchOutput)
+    assert actions(output.routes.builder(ES8), make_events(1)) == [{"create": {"_index": expected}}]
