@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sorabeat.assemble import build_output
 from sorabeat.config.load import LoadOptions, load
@@ -231,3 +233,33 @@ def test_run_follows_setup_ilm_enabled(tmp_path: Path, ilm: str, expected: str) 
     output = build_output(loaded, AGENT, Registry())
     assert isinstance(output, ElasticsearchOutput)
     assert actions(output.routes.builder(ES8), make_events(1)) == [{"create": {"_index": expected}}]
+
+
+ROUTING_EXTRAS = st.fixed_dictionaries(
+    {},
+    optional={
+        "_index": st.sampled_from(["a", "b-x"]),
+        "pipeline": st.sampled_from(["p", "q"]),
+        "op_type": st.sampled_from(["index", "create"]),
+        "_id": st.sampled_from(["id1", "id2"]),
+    },
+)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 3), ROUTING_EXTRAS), min_size=1, max_size=12),
+    st.booleans(),
+)
+def test_fast_path_routes_like_the_full_path(
+    plan: list[tuple[int, dict[str, str]]], data_streams: bool
+) -> None:
+    """The per-timestamp cache of the default path never hides an event's own routing: any
+    mix of plain and routed events, in any order, gets the actions the full path (forced by
+    a rule that never matches) gives."""
+    base = make_events(4, epoch_ms=1_767_323_045_000)
+    events = [with_metadata(base[i], **extra) if extra else base[i] for i, extra in plan]
+    never = [{"index": "never", "when": {"has_fields": ["nope"]}}]
+    fast = builder(ES8, data_streams=data_streams).prepare_all(events)[0]
+    full = builder(ES8, data_streams=data_streams, indices=never).prepare_all(events)[0]
+    assert fast.actions == full.actions
+    assert fast.ops == full.ops
