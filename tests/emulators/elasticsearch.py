@@ -4,7 +4,7 @@ Real HTTP on 127.0.0.1. ``GET/HEAD /``; index templates (composable and legacy),
 policies (``GET/PUT/DELETE _ilm/policy``), data streams as documented (created by the first
 ``create`` into a name a ``data_stream`` template matches, or ``PUT _data_stream``; documents
 land in the backing index ``.ds-<name>-<date>-000001``; ``index``/``update``/``delete`` on a
-data stream are refused; ``GET/DELETE _data_stream``); the index API (``_doc`` with
+data stream are refused; ``GET/DELETE _data_stream``, ``POST <stream>/_rollover``); the index API (``_doc`` with
 ``op_type``, ``_create``); ``_bulk`` with per-item semantics (create/index/delete/update,
 409 on an existing ``_id``, 400 for a type conflict with the template or first-seen mapping,
 invalid index names, missing pipelines, data-stream rules); request-level errors (406, 400,
@@ -373,6 +373,8 @@ class ElasticsearchEmulator:
             return self._policy(request, parts[2] if len(parts) == 3 else None)
         if parts[0] == "_data_stream" and len(parts) in (1, 2):
             return self._data_stream(request, parts[1] if len(parts) == 2 else None)
+        if len(parts) == 2 and parts[1] == "_rollover" and method == "POST":
+            return self._rollover(parts[0])
         if len(parts) in (2, 3) and parts[1] in ("_doc", "_create"):
             return self._index_api(request, parts)
         if parts[:2] == ["_ingest", "pipeline"] and len(parts) == 3 and method == "PUT":
@@ -601,6 +603,32 @@ class ElasticsearchEmulator:
                 self.indices.pop(index, None)
             return self._json(200, {"acknowledged": True})
         return self._error(405, "method_not_allowed", request.method)
+
+    def _rollover(self, name: str) -> Response:
+        """``POST <data stream>/_rollover`` (unconditional): a new write index, the next
+        generation; what ILM's rollover action does."""
+        stream = self.data_streams.get(name)
+        if stream is None:
+            return self._error(
+                400, "illegal_argument_exception", f"rollover target [{name}] does not exist"
+            )
+        old = stream.write_index
+        new = backing_index(name, stream.generation + 1)
+        template = self.templates.get(stream.template)
+        self._create_index(new, template).data_stream = True
+        stream.indices.append(new)
+        return self._json(
+            200,
+            {
+                "acknowledged": True,
+                "shards_acknowledged": True,
+                "old_index": old,
+                "new_index": new,
+                "rolled_over": True,
+                "dry_run": False,
+                "conditions": {},
+            },
+        )
 
     def _create_data_stream(self, name: str) -> DataStream:
         template_name = next(

@@ -1,7 +1,7 @@
 """sorabeat as processes against the Elasticsearch emulator (its own process, over HTTP):
 `sorabeat setup` loads the ILM policy and the data stream template, `sorabeat run` ships
 the simulator's events with `create` actions, and every served document lands, exactly
-once, in the backing index of the data stream `sorabeat-<version>`."""
+once, in the backing indices of the data stream `sorabeat-<version>`, across a rollover."""
 
 from __future__ import annotations
 
@@ -89,6 +89,12 @@ def test_setup_then_run_fills_the_data_stream(tmp_path: Path) -> None:
         beat = sorabeat_run(home)
         with running(beat):
             wait_for(lambda: count(url, STREAM) >= 15, 60, "documents in the data stream", beat)
+            # what ILM's rollover does: a new write index; sorabeat keeps writing the stream
+            with httpx.Client(base_url=url, timeout=30, trust_env=False) as client:
+                rolled = client.post(f"/{STREAM}/_rollover").json()
+            wait_for(
+                lambda: count(url, rolled["new_index"]) >= 5, 60, "documents after rollover", beat
+            )
             control(address, "Simulator.SetFault", {"fault": "slow"})
             served = control(address, "Simulator.GetServed")
             expected = served["stats"]["ok"] + served["connections"]["objects"]
@@ -104,10 +110,13 @@ def test_setup_then_run_fills_the_data_stream(tmp_path: Path) -> None:
         (stream,) = body["data_streams"]
         assert stream["ilm_policy"] == "sorabeat"
         assert stream["template"] == STREAM
-        (backing,) = [i["index_name"] for i in stream["indices"]]
-        assert re.fullmatch(rf"\.ds-{re.escape(STREAM)}-\d{{4}}\.\d{{2}}\.\d{{2}}-000001", backing)
+        first, second = [i["index_name"] for i in stream["indices"]]
+        assert re.fullmatch(rf"\.ds-{re.escape(STREAM)}-\d{{4}}\.\d{{2}}\.\d{{2}}-000001", first)
+        assert (rolled["old_index"], rolled["new_index"]) == (first, second)
+        backing = f"{first},{second}"
         with_sora = {"exists": {"field": "sora"}}
         assert count(url, backing, with_sora) == expected
+        assert count(url, first) > 0
         assert count(url, backing) == count(url, STREAM)
         assert count(url, "sorabeat-*") == count(url, STREAM)  # the data view's pattern
         assert count(url, f"{STREAM}-*") == 0  # no daily index beside it

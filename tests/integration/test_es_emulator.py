@@ -215,7 +215,14 @@ async def test_data_stream_api_and_write_rules(
     assert [next(iter(i.values()))["status"] for i in data["items"]] == [400, 400]
     assert (await c.get("/m-x/_count")).json()["count"] == 2
     assert (await c.get("/_data_stream")).json()["data_streams"][0]["name"] == "m-x"
+    rolled = (await c.post("/m-x/_rollover")).json()
+    assert rolled["old_index"] == backing and rolled["new_index"].endswith("-000002")
+    r = await c.post("/m-x/_doc", json=doc)
+    assert r.json()["_index"] == rolled["new_index"]  # writes go to the new write index
+    assert (await c.get("/m-x/_count")).json()["count"] == 3  # reads span every generation
+    assert (await c.get("/_data_stream/m-x")).json()["data_streams"][0]["generation"] == 2
+    assert (await c.post("/nope/_rollover")).status_code == 400
     assert (await c.delete("/_data_stream/m-x")).status_code == 200
-    assert backing not in es.indices
+    assert backing not in es.indices and rolled["new_index"] not in es.indices
     assert (await c.delete("/_ilm/policy/p")).status_code == 200
     assert (await c.get("/_ilm/policy/p")).status_code == 404
