@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from sorabeat.event import EnvelopeSettings, MetricsetEncoder
-from sorabeat.sora.connections import documents_from_objects
-from sorabeat.sora.simulator import SoraSimulator
+from sorabeat.sora.connections import Document, documents_from_objects
+from sorabeat.sora.derived import Derivation
+from sorabeat.sora.simulator import PROFILES, SoraSimulator
+from sorabeat.sora.simulator.state import NodeState
 from sorabeat.sora.stats import add_aggregates
 from tests.es_support import AGENT, EPOCH_MS
 
@@ -57,4 +59,52 @@ def sample_events(document_ids: bool = False) -> list[bytes]:
                     assert documents, profile
                     events += encoder.encode(EPOCH_MS, 2_140_000, documents)
             events.append(encoder.encode_error(EPOCH_MS, 1000, "connection refused"))
+        channels = MetricsetEncoder(
+            envelope, metricset="channels", period_s=10, address="127.0.0.1:3000"
+        )
+        connections = MetricsetEncoder(
+            envelope, metricset="connections", period_s=10, address="127.0.0.1:3000"
+        )
+        for profile in ("2017", "2018", "current"):
+            rated, summaries = second_poll(profile)
+            events += connections.encode(EPOCH_MS, 2_140_000, rated)
+            events += channels.encode(EPOCH_MS, 2_140_000, summaries)
+        events.append(channels.encode_error(EPOCH_MS, 1000, "connection refused"))
     return events
+
+
+def connections_events(count: int, connections: int = 500) -> list[bytes]:
+    """``count`` real-shaped ``sora.connections`` events (current profile, ~3.9 KB each):
+    polls of ``connections`` connections a second apart, as the input encodes them."""
+    state = NodeState(PROFILES["current"], connections=connections, seed=1, churn=0.1)
+    encoder = MetricsetEncoder(
+        EnvelopeSettings(agent=AGENT), metricset="connections", period_s=1, address="127.0.0.1:3000"
+    )
+    events: list[bytes] = []
+    second = 0
+    while len(events) < count:
+        second += 1
+        documents = documents_from_objects(state.connection_documents(second))
+        events += encoder.encode(EPOCH_MS + second * 1000, 1_000_000, documents)
+    return events[:count]
+
+
+class _Clock:
+    t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def second_poll(profile: str) -> tuple[list[Document], list[Document]]:
+    """The connection documents (with rates) and channel summaries of a second poll of the
+    simulator, 10 s after the first."""
+    clock = _Clock()
+    simulator = SoraSimulator(profile, 6, seed=1, churn=0, clock=clock, epoch=1.7e9)
+    derivation = Derivation("sim", rates_in_events=True, channels=True)
+    for poll in (1, 2):
+        derived = derivation.begin(poll * 10_000_000)
+        documents = documents_from_objects(simulator.connection_documents(), derive=derived)
+        derivation.commit(derived)
+        clock.t += 10
+    return documents, derived.channel_documents()

@@ -8,13 +8,13 @@
 # building the same commit twice gives byte-identical .deb and tar.gz (tools/ci-packages.sh checks).
 #
 # Needs (apt): dpkg, binutils, rpm, python3.11, python3-venv; a Python with `build` and pip >= 22.3
-# ($BUILD_PYTHON, default .venv/bin/python: the test extra has both). OUT_DIR overrides dist/.
+# ($BUILD_PYTHON, default .venv/bin/python: the dev extra has both). OUT_DIR overrides dist/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 fail() { echo "build-packages.sh: $*" >&2; exit 1; }
 export BUILD_PYTHON=${BUILD_PYTHON:-$repo/.venv/bin/python}
-[ -x "$BUILD_PYTHON" ] || fail "no $BUILD_PYTHON: make the venv (pip install -e '.[test]') or set BUILD_PYTHON"
+[ -x "$BUILD_PYTHON" ] || fail "no $BUILD_PYTHON: make the venv (pip install -e '.[dev]') or set BUILD_PYTHON"
 out=$(realpath -m "${OUT_DIR:-$repo/dist}")
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
     SOURCE_DATE_EPOCH=$(git -C "$repo" log -1 --format=%ct 2>/dev/null) \

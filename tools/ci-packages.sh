@@ -7,7 +7,7 @@
 # tar.gz). Prints how long each part took.
 #
 # Needs (apt): dpkg, adduser, python3.11, python3-venv, binutils, rpm, rpmlint, lintian, systemd,
-# util-linux, coreutils; .venv with the test extra (build, pip), as .ci/run makes.
+# util-linux, coreutils; .venv with the dev extra (build, pip), as .ci/run makes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail() { echo "ci-packages.sh: FAILED: $*" >&2; exit 1; }

@@ -40,7 +40,10 @@ def register(
     )
     modules.add_argument("module", nargs="?", choices=["sora"], help="only this module")
     modules.add_argument(
-        "metricset", nargs="?", choices=["stats", "connections"], help="only this metricset"
+        "metricset",
+        nargs="?",
+        choices=["stats", "connections", "channels"],
+        help="only this metricset",
     )
     modules.set_defaults(handler=test_modules)
 
@@ -92,7 +95,7 @@ async def _fetch_once(source: SoraInput, only: str | None) -> int:
     failures = 0
     async with AsyncExitStack() as stack:
         clients = [await stack.enter_async_context(http_client(m)) for m in source.modules]
-        pollers = [p for p in source.pollers(clients) if only in (None, p.metricset)]
+        pollers = [p for p in source.pollers(clients) if only is None or only in p.metricsets]
         if not pollers:
             raise CliError(
                 f"metricset {only} is not configured in any enabled sora module "
@@ -104,7 +107,8 @@ async def _fetch_once(source: SoraInput, only: str | None) -> int:
         status = "ERROR" if errors else "OK"
         failures += bool(errors)
         print(
-            f"sora/{poller.metricset} from {poller.host.address}... {status} ({len(events)} events)"
+            f"sora/{'+'.join(poller.metricsets)} from {poller.host.address}... {status} "
+            f"({len(events)} events)"
         )
         for event in events:
             sys.stdout.write(

@@ -14,23 +14,25 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
+import tenacity
 
 from sorabeat.es.bulk import ActionBuilder, PreparedBatch, bulk_body
 from sorabeat.es.client import ElasticsearchHost
 from sorabeat.es.format import EventFormat, FormatError
 from sorabeat.es.hosts import parse_host
-from sorabeat.es.progress import BatchProgress, apply_items
-from sorabeat.es.response import Request, classify, parse_retry_after
+from sorabeat.es.progress import BatchProgress
+from sorabeat.es.reply_plan import ReplyPlan, plan_reply
+from sorabeat.es.response import classify, parse_retry_after
 from sorabeat.es.root import CredentialsError, RootError
 from sorabeat.es.routing import Routes
 from sorabeat.es.settings import ElasticsearchSettings
 from sorabeat.event import AgentInfo, escape_html
 from sorabeat.failure_streak import FailureStreak
 from sorabeat.monitoring.registry import Registry
-from sorabeat.outputs.backoff import Backoff
+from sorabeat.outputs.backoff import Backoff, EqualJitter, EqualJitterWait, Rand
 from sorabeat.outputs.base import AckFn
 
 log = logging.getLogger("sorabeat.elasticsearch")
@@ -84,7 +86,10 @@ class ElasticsearchOutput:
         metrics: Registry,
         *,
         data_streams: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Rand | None = None,
     ) -> None:
+        """``sleep`` and ``rand`` drive the backoff (tests inject them)."""
         self.settings = settings
         self.metrics = metrics
         self.batch_size = settings.bulk_max_size
@@ -105,6 +110,8 @@ class ElasticsearchOutput:
         self._round_robin = itertools.count(random.randrange(len(self.hosts)))
         self._sticky = random.randrange(len(self.hosts))
         self._builder: ActionBuilder | None = None
+        self._sleep = sleep
+        self._rand = rand
         # a host that stays unreachable is logged once a minute, and once when it is back
         self._streaks = {h: FailureStreak(f"Elasticsearch at {h.url}") for h in self.hosts}
 
@@ -120,19 +127,29 @@ class ElasticsearchOutput:
             others = [i for i, h in enumerate(self.hosts) if h is not host]
             self._sticky = random.choice(others)
 
-    async def _connected(self, backoff: Backoff) -> ActionBuilder:
-        """The action builder, after some host answered ``GET /`` (waiting with backoff)."""
-        while self._builder is None:
-            host = self._next_host()
-            try:
-                server = await host.connect()
-            except (httpx.HTTPError, RootError) as exc:
-                self._log_connect_failure(host, exc)
-                self._host_failed(host)
-                await asyncio.sleep(backoff.next_wait())
-                continue
-            if self._builder is None:
-                self._builder = self.routes.builder(server)
+    async def _connected(self) -> ActionBuilder:
+        """The action builder, after some host answered ``GET /``: tenacity retries the
+        next host with the backoff until one does (the spool keeps the events meanwhile)."""
+        backoff = self.settings.backoff
+        retrying = tenacity.AsyncRetrying(
+            wait=EqualJitterWait(EqualJitter(backoff.init, backoff.max, self._rand)),
+            retry=tenacity.retry_if_exception_type((httpx.HTTPError, RootError)),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                if self._builder is None:
+                    host = self._next_host()
+                    try:
+                        server = await host.connect()
+                    except (httpx.HTTPError, RootError) as exc:
+                        self._log_connect_failure(host, exc)
+                        self._host_failed(host)
+                        raise
+                    if self._builder is None:
+                        self._builder = self.routes.builder(server)
+        assert self._builder is not None, "tenacity ended without a builder or an error"
         return self._builder
 
     def _log_connect_failure(self, host: ElasticsearchHost, exc: Exception) -> None:
@@ -156,8 +173,8 @@ class ElasticsearchOutput:
 
     # ----------------------------------------------------------------- publish
     async def publish(self, events: Sequence[bytes], ack: AckFn) -> None:
-        backoff = Backoff(self.settings.backoff)
-        builder = await self._connected(backoff)
+        builder = await self._connected()
+        backoff = Backoff(self.settings.backoff, self._rand)
         if self.settings.escape_html:
             events = [escape_html(e) for e in events]
         prepared, rejected = builder.prepare_all(events)
@@ -179,7 +196,7 @@ class ElasticsearchOutput:
             wait = backoff.next_wait()
             if retry_after is not None:
                 wait = max(wait, retry_after)
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
             todo = retry
         assert batch.progress.complete, "publish ended with events not done"
 
@@ -237,75 +254,34 @@ class ElasticsearchOutput:
         self.metrics.set("output.write.latency_ms", latency_ms)
         ops = [prepared.ops[i] for i in chunk]
         retry_after = parse_retry_after(reply.headers.get("retry-after"), time.time())
-        verdict = classify(reply.status, reply.body, ops, retry_after)
-        kind = verdict.kind
-        if kind is Request.SPLIT:
-            if len(chunk) > 1:
-                half = len(chunk) // 2
-                log.info("%s: request too large (413); splitting %d events", host.url, len(chunk))
-                return [], [chunk[:half], chunk[half:]]
-            log.error(
-                "dropping an event Elasticsearch at %s refuses as too large (413) even alone",
-                host.url,
-            )
-            self.metrics.add("output.events.dropped")
-            batch.finish(chunk)
-            return [], []
-        if kind is Request.CREDENTIALS:
-            log.error(
-                "Elasticsearch at %s refused the credentials (%d %s): check "
-                "output.elasticsearch.username/password or api_key and the user's privileges",
-                host.url,
-                verdict.status,
-                verdict.message,
-            )
-            raise _RoundFailedError(verdict.retry_after)
-        if kind is Request.RETRY:
-            if verdict.status == 429:
-                self.metrics.add("output.events.toomany", len(chunk))
-            log.warning(
-                "bulk request to %s answered %d (%s); retrying %d events",
-                host.url,
-                verdict.status,
-                verdict.message,
-                len(chunk),
-            )
-            raise _RoundFailedError(verdict.retry_after)
-        if kind is Request.INVALID:
-            log.error(
-                "bulk response from %s is unusable (%s); retrying %d events",
-                host.url,
-                verdict.message,
-                len(chunk),
-            )
-            raise _RoundFailedError()
-        result = apply_items(
+        plan = plan_reply(
+            classify(reply.status, reply.body, ops, retry_after),
             chunk,
-            verdict.items,
+            str(host.url),
             dead_letter_enabled=self.dead_letter is not None,
             dead_lettered=batch.dead_lettered,
+            index_of=lambda position: _index_of(prepared.actions[position]),
         )
-        if result.retry or result.dead_letter:
-            pending = set(result.retry).union(p for p, _, _ in result.dead_letter)
-            batch.finish([p for p in chunk if p not in pending])
-        else:
-            batch.finish(chunk)
-        self.metrics.add("output.events.acked", result.ok)
-        self.metrics.add("output.events.duplicates", result.duplicates)
-        self.metrics.add("output.events.toomany", result.toomany)
-        self.metrics.add("output.events.failed", result.failed)
-        for position, status, reason in result.dropped:
-            self.metrics.add("output.events.dropped")
-            log.warning(
-                "Cannot index event (status=%d) into %s: %s; dropping it",
-                status,
-                _index_of(prepared.actions[position]),
-                reason,
-            )
+        return self._carry_out(plan, builder, batch)
+
+    def _carry_out(
+        self, plan: ReplyPlan, builder: ActionBuilder, batch: _Batch
+    ) -> tuple[list[int], list[Sequence[int]]]:
+        """Apply a reply's plan: finish, count, log, rewrite dead letters; raise
+        ``_RoundFailedError`` when the chunk must wait for a backoff."""
+        if plan.finished:
+            batch.finish(plan.finished)
+        for name, value in plan.counters:
+            self.metrics.add(name, value)
+        for level, message in plan.logs:
+            log.log(level, "%s", message)
+        if plan.round_failed:
+            raise _RoundFailedError(plan.retry_after)
         sent_again: list[int] = []
-        if result.dead_letter:
+        if plan.dead_letter:
             assert self.dead_letter is not None
-            for position, status, reason in result.dead_letter:
+            prepared = batch.prepared
+            for position, status, reason in plan.dead_letter:
                 index = self.dead_letter.render(prepared.timestamp(position))
                 builder.dead_letter(prepared, position, index, status, reason)
                 batch.dead_lettered.add(position)
@@ -317,7 +293,7 @@ class ElasticsearchOutput:
                     index,
                 )
             self.metrics.add("output.events.dead_lettered", len(sent_again))
-        return result.retry, [sent_again] if sent_again else []
+        return plan.retry, plan.split + ([sent_again] if sent_again else [])
 
     async def close(self) -> None:
         await asyncio.gather(*(h.close() for h in self.hosts), return_exceptions=True)

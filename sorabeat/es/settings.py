@@ -11,7 +11,6 @@ from sorabeat.es.hosts import parse_host
 from sorabeat.outputs.backoff import BackoffSettings
 from sorabeat.tls import TLSSettings
 
-DEFAULT_PORT = 9200
 DEFAULT_INDEX = "sorabeat-%{[agent.version]}-%{+yyyy.MM.dd}"
 DATA_STREAM = "sorabeat-%{[agent.version]}"
 

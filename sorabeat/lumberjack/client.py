@@ -11,13 +11,12 @@ import asyncio
 import socket
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NoReturn
 
+from sorabeat.lumberjack.hosts import Endpoint
 from sorabeat.lumberjack.protocol import AckProgress, AckReader, AckTracker, ProtocolError
 from sorabeat.tls import TLSSettings, client_context, describe_tls_error
 
-DEFAULT_PORT = 5044
 READ_SIZE = 65536
 
 
@@ -43,49 +42,6 @@ class AckTimeoutError(TransportError):
 
 class WriteTimeoutError(TransportError):
     pass
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-def parse_host(text: str, default_port: int = DEFAULT_PORT, *, listen: bool = False) -> Endpoint:
-    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address; port 5044 by default.
-    An address to ``listen`` on may use port 0 (any free port)."""
-    value = text.strip()
-    for scheme in ("tcp://", "ssl://", "tls://"):
-        if value.startswith(scheme):
-            value = value[len(scheme) :]
-    if not value:
-        raise ValueError("empty host")
-    if value.startswith("["):
-        host, sep, rest = value[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"invalid host {text!r}")
-        port_text = rest[1:] if rest else ""
-    elif value.count(":") == 1:
-        host, _, port_text = value.partition(":")
-        if not port_text:
-            raise ValueError(f"invalid host {text!r}: empty port")
-    else:
-        host, port_text = value, ""  # a name, or a bare IPv6 address
-    if not host:
-        raise ValueError(f"invalid host {text!r}: no host name")
-    try:
-        host.encode("idna")
-    except UnicodeError:
-        # what getaddrinfo would choke on later (an empty label, a label over 63 characters)
-        raise ValueError(f"invalid host name {host!r}") from None
-    if not port_text:
-        return Endpoint(host, default_port)
-    if not port_text.isdigit() or not (0 if listen else 1) <= int(port_text) < 65536:
-        raise ValueError(f"invalid port in {text!r}")
-    return Endpoint(host, int(port_text))
 
 
 def describe(exc: BaseException) -> str:
@@ -131,7 +87,6 @@ class LumberjackClient:
         self.opened_at = loop.time()
         self.tracker = AckTracker()
         self.acks_seen = 0  # ACK frames received, keepalives included
-        self.last_ack_at = self.opened_at
         self._acks = AckReader()
         self._deadline: asyncio.Timeout | None = None
 
@@ -175,10 +130,6 @@ class LumberjackClient:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return cls(endpoint, reader, writer, timeout)
 
-    @property
-    def in_flight(self) -> int:
-        return self.tracker.in_flight
-
     def age(self) -> float:
         return asyncio.get_running_loop().time() - self.opened_at
 
@@ -216,7 +167,6 @@ class LumberjackClient:
                     seqs = self._acks.feed(data)
                     for seq in seqs:
                         self.acks_seen += 1
-                        self.last_ack_at = loop.time()
                         progress = self.tracker.ack(seq)
                         if progress is not None:
                             on_progress(progress)
@@ -246,12 +196,10 @@ class LumberjackClient:
 __all__ = [
     "AckTimeoutError",
     "ConnectError",
-    "Endpoint",
     "LumberjackClient",
     "PeerClosedError",
     "ProtocolError",
     "TLSFailureError",
     "TransportError",
     "WriteTimeoutError",
-    "parse_host",
 ]

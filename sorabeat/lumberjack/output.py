@@ -13,6 +13,11 @@ errors: they stay in the spool until acknowledged, so ``max_retries`` only exist
 configuration compatibility. A connection Logstash closed because it sat idle
 (``client_inactivity_timeout``) is reopened and its window resent without counting as a
 failure, without backoff and without an error in the log.
+
+The rooms, as libbeat splits ``outputs/logstash/``: ``hosts`` (endpoints), ``batches`` (the
+queue of batches cut into windows), ``session`` (one connection's life, window encoding),
+``window`` (slow start), ``client`` and ``protocol`` (the connection and the codec); this
+module distributes the work over connections and reconnects them with backoff.
 """
 
 from __future__ import annotations
@@ -21,88 +26,37 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
 
-from sorabeat.event import escape_html
 from sorabeat.failure_streak import FailureStreak
-from sorabeat.lumberjack import protocol
-from sorabeat.lumberjack.client import (
-    Endpoint,
-    LumberjackClient,
-    PeerClosedError,
-    TLSFailureError,
-    TransportError,
-    parse_host,
-)
+from sorabeat.lumberjack import compression, protocol
+from sorabeat.lumberjack.batches import BatchQueue, Job
+from sorabeat.lumberjack.client import LumberjackClient, TLSFailureError, TransportError
+from sorabeat.lumberjack.hosts import parse_host
+from sorabeat.lumberjack.session import Session, Worker
 from sorabeat.lumberjack.settings import LogstashSettings
 from sorabeat.lumberjack.window import WindowSizer
 from sorabeat.monitoring.registry import Registry
-from sorabeat.outputs.backoff import Backoff
+from sorabeat.outputs.backoff import Backoff, Rand
 from sorabeat.outputs.base import AckFn
 
 log = logging.getLogger("sorabeat.lumberjack")
-
-COMPRESS_IN_THREAD = 256 * 1024  # windows larger than this are compressed off the loop
-
-
-class _Job:
-    """One batch given to ``publish``: reports its acknowledged prefix as windows of it are
-    acknowledged, possibly out of order across connections."""
-
-    def __init__(self, events: Sequence[bytes], ack: AckFn) -> None:
-        self.events = events
-        self.ack = ack
-        self.prefix = 0
-        self.cancelled = False
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._acked: dict[int, int] = {}  # start -> end of acknowledged runs past the prefix
-
-    def acknowledge(self, start: int, end: int) -> None:
-        if end <= start or self.cancelled:
-            return
-        self._acked[start] = max(end, self._acked.get(start, start))
-        before = self.prefix
-        while self.prefix in self._acked:
-            self.prefix = self._acked.pop(self.prefix)
-        if self.prefix != before:
-            self.ack(self.prefix)
-            if self.prefix >= len(self.events) and not self.done.done():
-                self.done.set_result(None)
-
-
-@dataclass
-class _Segment:
-    job: _Job
-    start: int
-    end: int
-    acked: int = 0  # events of this window acknowledged on the connection carrying it
-
-    def __len__(self) -> int:
-        return self.end - self.start
-
-
-@dataclass
-class _Outcome:
-    reason: str | None = None  # why the connection ended; None for a planned reconnect
-    error: BaseException | None = None
-    silent: bool = False  # an idle close: reconnect without backoff or error
-    sent_windows: int = 0
-
-
-@dataclass
-class _Worker:
-    endpoints: list[Endpoint]
-    index: int
-    sizer: WindowSizer
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class LogstashOutput:
     name = "logstash"
 
-    def __init__(self, settings: LogstashSettings, metrics: Registry) -> None:
+    def __init__(
+        self,
+        settings: LogstashSettings,
+        metrics: Registry,
+        *,
+        compression_libraries: Sequence[str] = compression.LIBRARIES,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Rand | None = None,
+    ) -> None:
+        """``sleep`` and ``rand`` drive the reconnect backoff (tests inject them);
+        ``compression_libraries`` pins the compressors (benchmarks measure ``("zlib",)``)."""
         if not settings.hosts:
             raise ValueError("output.logstash.hosts: at least one host is needed")
         self.settings = settings
@@ -115,7 +69,7 @@ class LogstashOutput:
         else:
             plans = [list(self.endpoints) for _ in range(settings.worker)]
         self._workers = [
-            _Worker(
+            Worker(
                 plan,
                 random.randrange(len(plan)),
                 WindowSizer(settings.bulk_max_size, slow_start=settings.slow_start),
@@ -123,9 +77,16 @@ class LogstashOutput:
             for plan in plans
         ]
         self.max_in_flight = len(self._workers) * self.window_slots
-        self._queue: deque[_Segment] = deque()
+        self._queue = BatchQueue()
+        self.compress: protocol.Compress = protocol.compress
+        if settings.compression_level > 0:
+            self.compress = _library_compress(
+                compression.deflater(settings.compression_level, compression_libraries)
+            )
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
+        self._sleep = sleep
+        self._rand = rand
         # per host, shared by its connections: a host that stays down is logged once a minute
         self._streaks = {str(ep): FailureStreak(f"logstash {ep}") for ep in self.endpoints}
 
@@ -137,14 +98,14 @@ class LogstashOutput:
         if not events:
             return
         self._start()
-        job = _Job(events, ack)
-        self._queue.append(_Segment(job, 0, len(events)))
+        job = Job(events, ack)
+        self._queue.add(job)
         self._wake_all()
         try:
             await job.done
         except asyncio.CancelledError:
             job.cancelled = True
-            self._queue = deque(s for s in self._queue if s.job is not job)
+            self._queue.drop(job)
             raise
 
     async def close(self) -> None:
@@ -169,40 +130,16 @@ class LogstashOutput:
         for worker in self._workers:
             worker.wake.set()
 
-    def _take(self, size: int) -> _Segment | None:
-        while self._queue:
-            segment = self._queue.popleft()
-            if segment.job.cancelled:
-                continue
-            if len(segment) > size:
-                self._queue.appendleft(_Segment(segment.job, segment.start + size, segment.end))
-                segment = _Segment(segment.job, segment.start, segment.start + size)
-            return segment
-        return None
-
-    def _requeue(self, windows: Sequence[_Segment]) -> int:
-        """Put the unacknowledged remainders back in front, oldest first; return how many."""
-        count = 0
-        for segment in reversed(windows):
-            if segment.job.cancelled or segment.acked >= len(segment):
-                continue
-            rest = _Segment(segment.job, segment.start + segment.acked, segment.end)
-            self._queue.appendleft(rest)
-            count += len(rest)
-        if count:
-            self._wake_all()
-        return count
-
-    async def _wait_for_work(self, worker: _Worker) -> None:
-        while not any(not s.job.cancelled for s in self._queue):
+    async def _wait_for_work(self, worker: Worker) -> None:
+        while not self._queue.has_work():
             worker.wake.clear()
             await worker.wake.wait()
 
-    # --- one connection's life -----------------------------------------------------------
+    # --- reconnecting with backoff ------------------------------------------------------------
 
-    async def _run(self, worker: _Worker) -> None:
+    async def _run(self, worker: Worker) -> None:
         settings = self.settings
-        backoff = Backoff(settings.backoff)
+        backoff = Backoff(settings.backoff, self._rand)
         failed_in_a_row = 0  # connect failures since the last success, over all hosts
         while True:
             await self._wait_for_work(worker)
@@ -229,11 +166,11 @@ class LogstashOutput:
                 failed_in_a_row = 0
                 wait = backoff.next_wait()
                 self._failed(host, f"{what}: {exc}; retrying in {wait:.1f}s")
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
                 continue
             failed_in_a_row = 0
             log.debug("logstash %s: connected", host)
-            outcome = await self._serve(worker, client, backoff)
+            outcome = await self._session(worker, client, backoff).run()
             self.metrics.add("output.reconnects", host=host)
             if outcome.reason is None or outcome.silent:
                 if outcome.silent:
@@ -245,7 +182,27 @@ class LogstashOutput:
                 worker.index += 1
             wait = backoff.next_wait()
             self._failed(host, f"{outcome.reason}; retrying in {wait:.1f}s")
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
+
+    def _session(self, worker: Worker, client: LumberjackClient, backoff: Backoff) -> Session:
+        host = str(client.endpoint)
+
+        def window_acked() -> None:
+            backoff.reset()
+            self._succeeded(host)
+
+        return Session(
+            client,
+            worker,
+            self._queue,
+            settings=lambda: self.settings,
+            window_slots=self.window_slots,
+            batch_size=self.batch_size,
+            metrics=self.metrics,
+            compress=self.compress,
+            window_acked=window_acked,
+            work_requeued=self._wake_all,
+        )
 
     def _failed(self, host: str, reason: str) -> None:
         line = self._streaks[host].failed(reason)
@@ -257,131 +214,12 @@ class LogstashOutput:
         if line is not None:
             log.info("%s", line)
 
-    async def _serve(self, worker: _Worker, client: LumberjackClient, backoff: Backoff) -> _Outcome:
-        """Send windows and read ACKs until the connection fails or reaches its ttl."""
-        host = str(client.endpoint)
-        windows: deque[_Segment] = deque()  # in flight, oldest first
-        state = _Outcome()
-        loop = asyncio.get_running_loop()
-        sent_at: deque[float] = deque()
-        resumed_at_acks: list[int] = []  # acks seen when a window went out on an idle link
-        ack_event = asyncio.Event()
 
-        def on_progress(progress: protocol.AckProgress) -> None:
-            segment = windows[0]
-            segment.job.acknowledge(
-                segment.start + progress.acked - progress.newly, segment.start + progress.acked
-            )
-            segment.acked = progress.acked
-            self.metrics.add("output.events.acked", progress.newly, host=host)
-            if progress.complete:
-                windows.popleft()
-                started = sent_at.popleft()
-                self.metrics.set("output.rtt_ms", (loop.time() - started) * 1000, host=host)
-                worker.sizer.succeeded(len(segment.job.events))
-                backoff.reset()
-                self._succeeded(host)  # back only once a window made it, not on connect
-                ack_event.set()
+def _library_compress(deflate: compression.Deflater) -> protocol.Compress:
+    """The window compress hook for the chosen library: it maps compression_level to its own
+    level itself (ISA-L has only 0-3), so the level handed to the hook is not used."""
 
-        async def sender() -> None:
-            settings = self.settings
-            while True:
-                if settings.ttl > 0 and client.age() >= settings.ttl:
-                    while windows:  # ttl: finish what is in flight, then reconnect
-                        ack_event.clear()
-                        await ack_event.wait()
-                    return
-                if len(windows) >= self.window_slots:
-                    ack_event.clear()
-                    await ack_event.wait()
-                    continue
-                segment = self._take(worker.sizer.next_size(self.batch_size))
-                if segment is None:
-                    worker.wake.clear()
-                    waiter = asyncio.ensure_future(worker.wake.wait())
-                    try:
-                        if settings.ttl > 0:
-                            remaining = settings.ttl - client.age()
-                            await asyncio.wait({waiter}, timeout=max(remaining, 0))
-                        else:
-                            await waiter
-                    finally:
-                        waiter.cancel()
-                    continue
-                if not windows and state.sent_windows:
-                    resumed_at_acks[:] = [client.acks_seen]  # first window after an idle spell
-                elif not windows:
-                    resumed_at_acks.clear()
-                windows.append(segment)
-                sent_at.append(loop.time())
-                data = await self._encode(segment)
-                await client.send(data, len(segment))
-                state.sent_windows += 1
-                self.metrics.add("output.windows.sent", host=host)
-                self.metrics.add("output.write.bytes", len(data), host=host)
+    def compress(frames: bytes, _level: int) -> bytes:
+        return deflate(frames)
 
-        send_task = asyncio.create_task(sender())
-        receive_task = asyncio.create_task(client.receive(on_progress))
-        try:
-            await asyncio.wait({send_task, receive_task}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            client.abort()
-            self._requeue(list(windows))
-            raise
-        finally:
-            for task in (send_task, receive_task):
-                task.cancel()
-            for task in (send_task, receive_task):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        if send_task.done() and not send_task.cancelled() and send_task.exception() is None:
-            await client.close()  # ttl reached: nothing in flight
-            worker.sizer.reset()
-            return state
-        client.abort()
-        error = next(
-            (
-                t.exception()
-                for t in (send_task, receive_task)
-                if t.done() and not t.cancelled() and t.exception() is not None
-            ),
-            None,
-        )
-        if error is None:
-            raise AssertionError("a connection task ended without a result")
-        idle_close = isinstance(error, PeerClosedError) and (
-            not windows or (bool(resumed_at_acks) and client.acks_seen == resumed_at_acks[0])
-        )
-        retried = self._requeue(list(windows))
-        if retried:
-            self.metrics.add("output.events.retried", retried, host=host)
-        state.error = error
-        state.silent = idle_close
-        state.reason = self._reason(error)
-        if idle_close:
-            state.reason = f"connection closed while idle ({state.reason})"
-        return state
-
-    @staticmethod
-    def _reason(error: BaseException) -> str:
-        if isinstance(error, protocol.ProtocolError):
-            return f"protocol error: {error}"
-        if isinstance(error, TLSFailureError):
-            return f"TLS: {error}"
-        if isinstance(error, TransportError):
-            return str(error)
-        return f"{type(error).__name__}: {error}"
-
-    async def _encode(self, segment: _Segment) -> bytes:
-        events = segment.job.events[segment.start : segment.end]
-        if self.settings.escape_html:
-            events = [escape_html(e) for e in events]
-        frames = protocol.json_frames(events)
-        level = self.settings.compression_level
-        if level > 0:
-            if len(frames) > COMPRESS_IN_THREAD:
-                compressed = await asyncio.to_thread(protocol.compress, frames, level)
-            else:
-                compressed = protocol.compress(frames, level)
-            frames = protocol.compressed_frame(compressed)
-        return protocol.window_frame(len(events)) + frames
+    return compress

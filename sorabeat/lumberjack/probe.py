@@ -7,13 +7,9 @@ import socket
 import ssl
 from collections.abc import Callable
 
-from sorabeat.lumberjack.client import (
-    Endpoint,
-    LumberjackClient,
-    TransportError,
-    describe,
-    parse_host,
-)
+from sorabeat.lumberjack import compression
+from sorabeat.lumberjack.client import LumberjackClient, TransportError, describe
+from sorabeat.lumberjack.hosts import Endpoint, parse_host
 from sorabeat.lumberjack.protocol import AckReader, ProtocolError, window_frame
 from sorabeat.lumberjack.settings import LogstashSettings
 
@@ -59,6 +55,11 @@ async def _test_host(text: str, settings: LogstashSettings, write: Callable[[str
             write("    security... WARN server's certificate chain verification is disabled")
         else:
             write(f"    security: server's certificate chain verification is enabled ({mode})")
+    try:
+        write(f"  compression: {compression.describe(settings.compression_level)}")
+    except ValueError as exc:
+        write(f"  compression... ERROR {exc}")
+        return False
     try:
         client = await LumberjackClient.connect(endpoint, io_timeout=settings.timeout, tls=tls)
     except TransportError as exc:

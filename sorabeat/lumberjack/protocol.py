@@ -15,9 +15,11 @@ from __future__ import annotations
 import struct
 import zlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
+
+from sorabeat.lumberjack.compression import inflation
 
 VERSION = 0x32  # '2'
 WINDOW = 0x57  # 'W'
@@ -30,7 +32,6 @@ MAX_WINDOW = 10000  # go-lumber's server limit; larger windows are refused
 DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
 MAX_NESTING = 8  # C frames inside C frames (go-lumber accepts them)
 
-_U32 = struct.Struct(">I")
 _HEADER_U32 = struct.Struct(">BBI")  # version, type, u32
 _JSON_HEADER = struct.Struct(">BBII")  # version, type, seq, len
 _ACK_SIZE = 6
@@ -88,12 +89,24 @@ def compress(frames: bytes, level: int) -> bytes:
     return zlib.compress(frames, level)
 
 
-def encode_window(payloads: Sequence[bytes], compression_level: int = 0) -> bytes:
-    """A whole window: ``W`` then the ``J`` frames, bare or inside one ``C`` frame."""
+Compress = Callable[[bytes, int], bytes]
+"""``(frames, level) -> zlib-format bytes``: how a window's frames are compressed."""
+
+
+def encode_window(
+    payloads: Sequence[bytes], compression_level: int = 0, compress: Compress = compress
+) -> bytes:
+    """A whole window: ``W`` then the ``J`` frames, bare or inside one ``C`` frame made by
+    ``compress`` (any zlib-format compressor: the output may choose a faster one)."""
     frames = json_frames(payloads)
     if compression_level > 0:
         frames = compressed_frame(compress(frames, compression_level))
     return window_frame(len(payloads)) + frames
+
+
+def frames_size(payloads: Sequence[bytes]) -> int:
+    """The size of ``json_frames(payloads)`` without building it."""
+    return sum(map(len, payloads)) + _JSON_HEADER.size * len(payloads)
 
 
 def ack_frame(seq: int) -> bytes:
@@ -132,8 +145,7 @@ class AckProgress:
     """What an ACK changed: events newly acknowledged in the oldest window, and whether
     that window is complete."""
 
-    window: int  # index of the window (0 = oldest in flight) the ACK applied to
-    acked: int  # events of that window acknowledged so far (the highest ACK seen)
+    acked: int  # events of the oldest window acknowledged so far (the highest ACK seen)
     newly: int  # events acknowledged by this ACK
     complete: bool
 
@@ -158,10 +170,6 @@ class AckTracker:
     def in_flight(self) -> int:
         return len(self._sizes)
 
-    @property
-    def oldest_acked(self) -> int:
-        return self._acked
-
     def ack(self, seq: int) -> AckProgress | None:
         """Apply one ACK; None for keepalives and stale ACKs."""
         if seq == 0 or seq <= self._acked:
@@ -175,9 +183,9 @@ class AckTracker:
         if seq == size:
             self._sizes.popleft()
             self._acked = 0
-            return AckProgress(0, seq, newly, True)
+            return AckProgress(seq, newly, True)
         self._acked = seq
-        return AckProgress(0, seq, newly, False)
+        return AckProgress(seq, newly, False)
 
 
 # --- server side: decoding windows ---------------------------------------------------------
@@ -350,12 +358,13 @@ class FrameDecoder:
             out.append(WindowEnd(self._count, self._highest))
 
     def _inflate(self, data: bytes | bytearray, at: str) -> bytes:
-        inflater = zlib.decompressobj()
+        inflate = inflation()
+        inflater = inflate.new()
         # a bound on the inflated size: a small C frame must not inflate into gigabytes
         limit = self.max_payload * 4 + 1024
         try:
             inflated = inflater.decompress(data, limit)
-        except zlib.error as exc:
+        except inflate.errors as exc:
             raise ProtocolError(f"corrupt zlib data in the C frame {at}: {exc}") from None
         if inflater.unconsumed_tail:
             raise ProtocolError(f"C frame {at} inflates to more than {limit} bytes")

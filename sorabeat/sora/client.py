@@ -20,6 +20,7 @@ from sorabeat.sora.hosts import SoraHost
 TARGETS = {
     "stats": "Sora_20171010.GetStatsReport",
     "connections": "Sora_20171101.GetStatsAllConnections",
+    "channels": "Sora_20171101.GetStatsAllConnections",  # summed per channel by sorabeat
 }
 _SNIPPET = 200
 # how much of a body is read and scrubbed before the snippet is cut from it: a secret a

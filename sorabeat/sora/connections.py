@@ -7,8 +7,9 @@ bytes are kept whenever nothing was left out.
 A response can list 10,000 connections (tens of MB). ``ConnectionsReader`` takes the body
 chunk by chunk as it arrives, cuts the array at its element boundaries (``}``, ``,``,
 ``{``), parses each element on its own (which validates it) and keeps the element's own
-bytes with ``channel_client_id`` spliced in. So the whole body is never held at once, nothing
-is materialized as 10,000 dictionaries, and no element is serialized twice.
+bytes with ``channel_client_id`` spliced in, and whatever the reader's ``derive`` callback
+adds (the rates). So the whole body is never held at once, nothing is materialized as 10,000
+dictionaries, and no element is serialized twice.
 
 A cut can be wrong only inside a string that contains ``},{`` or inside a nested array of
 objects; then the piece before it is not valid JSON by itself, and the reader joins it with
@@ -18,6 +19,7 @@ the next piece until they parse: the result is always what a full parse gives.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -34,6 +36,9 @@ from sorabeat.sora.field_types import (
 
 Buffer = bytes | bytearray | memoryview
 Document = tuple[str, tuple[Buffer, ...]]  # (identity key, parts whose concatenation is JSON)
+# Called with each connection once its values were checked; returns fields to add to its
+# document (None: none). It may look, never change: the element's bytes are reused.
+Derive = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 _BOUNDARY = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")
 _WHITESPACE = b" \t\r\n"
@@ -50,7 +55,7 @@ def _id_part(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def channel_client_id(connection: dict[str, Any]) -> str | None:
+def channel_client_id(connection: Mapping[str, Any]) -> str | None:
     """``channel_id + "/" + client_id``, or None (the field is left out) when either part is
     missing, null, not a string or empty: "sora/" or "/" names no client."""
     channel = _id_part(connection.get("channel_id"))
@@ -87,9 +92,11 @@ def document(
     element: Buffer | None,
     types: FieldTypes | None = None,
     invalid: InvalidFields | None = None,
+    derive: Derive | None = None,
 ) -> Document:
     """The event document of one connection: its own bytes (``element``, None when there are
-    none) plus ``channel_client_id``, without the values ``types`` says do not fit."""
+    none) plus ``channel_client_id`` and the fields ``derive`` adds, without the values
+    ``types`` says do not fit."""
     if types is not None and (element is None or not types.surely_valid(connection)):
         bad = remove_invalid(connection, types.group)
         if bad:
@@ -97,18 +104,34 @@ def document(
             if invalid is not None:
                 invalid.add(bad)
             element = None
+    added = derive(connection) if derive is not None else None
     ccid = channel_client_id(connection)
     key = identity(connection)
-    if element is None or not connection or "channel_client_id" in connection:
+    if (
+        element is None
+        or not connection
+        or "channel_client_id" in connection
+        or (added and not added.keys().isdisjoint(connection))
+    ):
         if ccid is None:
             connection.pop("channel_client_id", None)
         else:
             connection["channel_client_id"] = ccid
+        if added:
+            connection.update(added)
         return key, (orjson.dumps(connection),)
-    if ccid is None:
-        return key, (element,)
-    # one exact-size copy; orjson's output for a short string is a 4 KiB allocation
-    body = b"".join((memoryview(element)[:-1], b',"channel_client_id":', orjson.dumps(ccid), b"}"))
+    if not added:
+        if ccid is None:
+            return key, (element,)
+        # one exact-size copy; orjson's output for a short string is a 4 KiB allocation
+        body = b"".join(
+            (memoryview(element)[:-1], b',"channel_client_id":', orjson.dumps(ccid), b"}")
+        )
+        return key, (body,)
+    if ccid is not None:
+        added = {"channel_client_id": ccid, **added}  # one serialization for both
+    # the added object's closing brace closes the document
+    body = b"".join((memoryview(element)[:-1], b",", memoryview(orjson.dumps(added))[1:]))
     return key, (body,)
 
 
@@ -116,14 +139,13 @@ def documents_from_objects(
     connections: list[Any],
     types: FieldTypes | None = None,
     invalid: InvalidFields | None = None,
+    derive: Derive | None = None,
 ) -> list[Document]:
     """Documents of an already parsed array, checking that every element is an object."""
-    out: list[Document] = []
     for i, connection in enumerate(connections):
         if not isinstance(connection, dict):
             raise ShapeError(f"element {i} is {describe(connection)}, not an object")
-        out.append(document(connection, None, types, invalid))
-    return out
+    return [document(connection, None, types, invalid, derive) for connection in connections]
 
 
 class InvalidJSONError(ValueError):
@@ -133,8 +155,9 @@ class InvalidJSONError(ValueError):
 class ConnectionsReader:
     """Sans-IO reader of a GetStatsAllConnections body fed in chunks of any size."""
 
-    def __init__(self, types: FieldTypes | None = None) -> None:
+    def __init__(self, types: FieldTypes | None = None, derive: Derive | None = None) -> None:
         self.types = types  # None: no type check
+        self.derive = derive
         self.invalid = InvalidFields()
         self._buffer = bytearray()
         self._started = False  # the opening "[" and the first "{" were seen
@@ -196,7 +219,7 @@ class ConnectionsReader:
             return
         if not isinstance(value, dict):
             raise ShapeError(f"element {len(self.documents)} is {describe(value)}, not an object")
-        self.documents.append(document(value, element, self.types, self.invalid))
+        self.documents.append(document(value, element, self.types, self.invalid, self.derive))
         self._pending = bytearray()
 
     def finish(self) -> list[Document]:
@@ -209,7 +232,7 @@ class ConnectionsReader:
                 raise InvalidJSONError(str(exc)) from None
             if not isinstance(value, list):
                 raise ShapeError(f"must be a JSON array of objects, got {describe(value)}")
-            return documents_from_objects(value, self.types, self.invalid)
+            return documents_from_objects(value, self.types, self.invalid, self.derive)
         tail = self._buffer.rstrip(_WHITESPACE)
         if tail[-1:] != b"]":
             self._fail(self._pending + tail)

@@ -47,21 +47,30 @@ class SoraInput:
         self.sink = sink
         self.metrics = metrics or Registry()
 
+    def _encoder(
+        self, module: SoraModuleSettings, address: str, metricset: str
+    ) -> MetricsetEncoder:
+        return MetricsetEncoder(
+            self.envelope,
+            metricset=metricset,
+            period_s=module.period,
+            address=address,
+            fields=module.fields,
+            fields_under_root=module.fields_under_root,
+            tags=module.tags,
+        )
+
     def pollers(self, clients: Sequence[httpx.AsyncClient]) -> list[MetricsetPoller]:
         out = []
         for module, http in zip(self.modules, clients, strict=True):
+            # with connections on too, channels come from the connections poll's response
+            both = "connections" in module.metricsets and "channels" in module.metricsets
             for host_text in module.hosts:
                 host = parse_host(host_text)
                 for metricset in module.metricsets:
-                    encoder = MetricsetEncoder(
-                        self.envelope,
-                        metricset=metricset,
-                        period_s=module.period,
-                        address=host.address,
-                        fields=module.fields,
-                        fields_under_root=module.fields_under_root,
-                        tags=module.tags,
-                    )
+                    if metricset == "channels" and both:
+                        continue
+                    channels = metricset == "connections" and both
                     out.append(
                         MetricsetPoller(
                             host=host,
@@ -71,9 +80,14 @@ class SoraInput:
                             max_response_size=module.max_response_size,
                             headers=dict(module.headers),
                             http=http,
-                            encoder=encoder,
+                            encoder=self._encoder(module, host.address, metricset),
                             sink=self.sink,
                             metrics=self.metrics,
+                            channels=(
+                                self._encoder(module, host.address, "channels")
+                                if channels
+                                else None
+                            ),
                             scrubber=self.scrubber,
                         )
                     )

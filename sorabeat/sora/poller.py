@@ -17,6 +17,7 @@ from sorabeat.failure_streak import FailureStreak
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora import client as sora_client
 from sorabeat.sora.connections import ConnectionsReader, Document, InvalidJSONError, ShapeError
+from sorabeat.sora.derived import Derivation
 from sorabeat.sora.field_types import (
     InvalidField,
     InvalidFieldLog,
@@ -29,6 +30,8 @@ from sorabeat.sora.stats import add_aggregates
 from sorabeat.spool.base import EventSink
 
 log = logging.getLogger("sorabeat.sora")
+
+Batch = tuple[MetricsetEncoder, list[Document]]  # documents of one metricset of a poll
 
 
 def _drain(documents: list[Document]) -> Iterator[Document]:
@@ -65,7 +68,10 @@ class MetricsetPoller:
         metrics: Registry,
         clock: Callable[[], float] = time.time,
         scrubber: SecretScrubber | None = None,
+        channels: MetricsetEncoder | None = None,
     ) -> None:
+        """``metricset`` "channels" alone, or "connections" with a ``channels`` encoder,
+        makes channel events from the GetStatsAllConnections response (one request)."""
         self.host = host
         self.metricset = metricset
         self.period = period
@@ -83,6 +89,21 @@ class MetricsetPoller:
         self.invalid_log = InvalidFieldLog(host.address, metricset)
         # an error message may quote the response, and a server may echo our credentials
         self.scrubber = scrubber or SecretScrubber(())
+        self.channels = encoder if metricset == "channels" else None  # channel events' encoder
+        self.encoders = [encoder]  # one error event each when a poll fails
+        if metricset == "connections" and channels is not None:
+            self.channels = channels
+            self.encoders.append(channels)
+        self.metricsets = tuple(e.metricset for e in self.encoders)
+        self.derivation = (
+            Derivation(
+                host.address,
+                rates_in_events=metricset == "connections",
+                channels=self.channels is not None,
+            )
+            if metricset in ("connections", "channels")
+            else None
+        )
 
     async def poll_once(self) -> list[bytes]:
         """Fetch once and return the encoded events (one error event if the fetch failed)."""
@@ -90,9 +111,13 @@ class MetricsetPoller:
         t0 = time.perf_counter_ns()
         labels = {"host": self.host.address, "metricset": self.metricset}
         try:
-            documents = await self._fetch()
+            batches = await self._fetch(started_ms)
             duration = time.perf_counter_ns() - t0
-            events = self.encoder.encode(started_ms, duration, _drain(documents))
+            events = [
+                event
+                for encoder, documents in batches
+                for event in encoder.encode(started_ms, duration, _drain(documents))
+            ]
         except sora_client.FetchError as exc:
             message = str(exc)
             line = self.failures.failed(message)
@@ -113,9 +138,10 @@ class MetricsetPoller:
             return events
         duration = time.perf_counter_ns() - t0
         self.metrics.add("sora.polls.failed", 1, **labels)
-        return [self.encoder.encode_error(started_ms, duration, self.scrubber.scrub(message))]
+        message = self.scrubber.scrub(message)
+        return [encoder.encode_error(started_ms, duration, message) for encoder in self.encoders]
 
-    async def _fetch(self) -> list[Document]:
+    async def _fetch(self, started_ms: int) -> list[Batch]:
         if self.metricset == "stats":
             buffer = sora_client.BodyBuffer()
             await self._get(buffer)
@@ -134,14 +160,22 @@ class MetricsetPoller:
             if invalid:
                 annotate(report, invalid)
                 self._report_invalid(invalid)
-            return [("", (orjson.dumps(report),))]
-        reader = ConnectionsReader(self.types)
+            return [(self.encoder, [("", (orjson.dumps(report),))])]
+        assert self.derivation is not None
+        derived = self.derivation.begin(started_ms * 1000)
+        connection_events = self.metricset == "connections"
+        # channels alone read only the ids and a few integers, which they check themselves
+        reader = ConnectionsReader(self.types if connection_events else None, derived)
         await self._get(reader)
         url = self.host.url
         try:
             documents = reader.finish()
+            self.derivation.commit(derived)
             self._report_invalid(list(reader.invalid.found.values()))
-            return documents
+            batches = [(self.encoder, documents)] if connection_events else []
+            if self.channels is not None:
+                batches.append((self.channels, derived.channel_documents()))
+            return batches
         except ShapeError as exc:
             raise sora_client.FetchError(
                 f"unexpected response from {url}: GetStatsAllConnections {exc}"

@@ -9,7 +9,7 @@ from sorabeat.config.schema import PositiveSeconds, Size, header_problems, setti
 from sorabeat.sora.hosts import HostError, parse_host
 from sorabeat.tls import TLSSettings
 
-Metricset = Literal["stats", "connections"]
+Metricset = Literal["stats", "connections", "channels"]
 
 _TWO_CREDENTIALS = "{} and headers.Authorization are both set; keep one"
 
@@ -20,7 +20,8 @@ class SoraModuleSettings:
     metricsets: list[Metricset] = setting(
         factory=lambda: ["stats", "connections"],
         doc="stats: GetStatsReport, one event per poll; connections: GetStatsAllConnections, "
-        "one event per connection.",
+        "one event per connection, with its rates since the previous poll; channels (opt-in): "
+        "one event per channel, summed from the same response (one request when both are on).",
     )
     enabled: bool = setting(True, doc="Set to false to keep the entry without polling it.")
     period: PositiveSeconds = setting(10.0, doc="How often each host is polled.")

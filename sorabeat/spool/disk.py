@@ -31,8 +31,9 @@ from sorabeat.monitoring.registry import Registry
 from sorabeat.spool.base import Batch
 from sorabeat.spool.notices import DropNotices
 from sorabeat.spool.reader import SegmentInfo, SegmentReader
-from sorabeat.spool.record import HEADER_SIZE, MAX_PAYLOAD, encode_records
+from sorabeat.spool.record import HEADER_SIZE, MAX_PAYLOAD, frame_records
 from sorabeat.spool.recovery import Recovery, SpoolError, recover
+from sorabeat.spool.seals import Seal, write_seals
 from sorabeat.spool.segment import SEGMENT_HEADER_SIZE
 from sorabeat.spool.settings import SpoolSettings
 from sorabeat.spool.state import write_state
@@ -72,7 +73,7 @@ class DiskSpool:
         self._largest_payload = min(self.max_size - HEADER_SIZE - SEGMENT_HEADER_SIZE, MAX_PAYLOAD)
         self._loop = asyncio.get_running_loop()
         self._segments = [
-            SegmentInfo(s.first, s.path, s.size, s.end, s.count) for s in recovery.segments
+            SegmentInfo(s.first, s.path, s.size, s.end, s.count, s.crc) for s in recovery.segments
         ]
         # segments set aside count toward max_size and are the first to go for room
         self._corrupt: deque[tuple[str, int]] = deque(recovery.set_aside)
@@ -109,6 +110,7 @@ class DiskSpool:
             last.first,
             last.size,
             recovery.next_seq,
+            last.crc,
             settings.segment_size,
             settings.flush.events,
             settings.flush.timeout,
@@ -194,12 +196,13 @@ class DiskSpool:
                 self._drop(len(payloads), "closed")
                 return None
             first = self._next_seq
-            data = encode_records(first, payloads)
+            parts = frame_records(first, payloads)
+            size = sum(map(len, parts))
             self._next_seq += len(payloads)
-            self._reserved += len(data) + SEGMENT_HEADER_SIZE  # it may start a segment
+            self._reserved += size + SEGMENT_HEADER_SIZE  # it may start a segment
             done: asyncio.Future[None] = self._loop.create_future()
             self._submitted.add(done)
-            request = WriteRequest(first, payloads, data, done, room_freed=self._room_freed)
+            request = WriteRequest(first, payloads, parts, size, done, room_freed=self._room_freed)
             self._writer.submit(request)
             return request
 
@@ -312,9 +315,10 @@ class DiskSpool:
             if seg is not None:
                 self._used += size - seg.size
                 seg.size = size
+                seg.crc = outcome.crcs.get(first)
         appended = 0
         for request in outcome.requests:
-            self._reserved -= len(request.data) + SEGMENT_HEADER_SIZE
+            self._reserved -= request.size + SEGMENT_HEADER_SIZE
             count = len(request.payloads)
             if request.error is None:
                 seg = touched[request.segment]
@@ -484,6 +488,8 @@ class DiskSpool:
         self._schedule_persist()
         assert self._persist_task is not None
         await self._persist_task
+        # the next open verifies each sealed segment with one CRC pass instead of a scan
+        await self._io(write_seals, self.directory, self._seals())
         async with self._read_lock:
             await self._io(self._reader.close)
         await asyncio.to_thread(self._executor.shutdown)
@@ -516,6 +522,13 @@ class DiskSpool:
         self._notify()
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _seals(self) -> list[Seal]:
+        return [
+            Seal(s.first, s.size, s.end, s.crc)
+            for s in self._segments
+            if s.crc is not None and not s.gone and s.size >= SEGMENT_HEADER_SIZE
+        ]
 
     async def _io(self, fn: Callable[..., T], *args: object) -> T:
         return await self._loop.run_in_executor(self._executor, functools.partial(fn, *args))

@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from operator import itemgetter
 
 from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, ReadResult, read_records
 
@@ -32,8 +32,23 @@ class SegmentInfo:
     size: int  # durable bytes
     end: int  # sequence number after its last record
     count: int = 0  # records still to deliver (at or past the replay floor)
+    crc: int | None = None  # CRC32 of its records up to size, if all good (its seal)
     taken: int = 0  # of those, handed out or dropped
     gone: bool = False  # dropped or deleted
+
+
+@dataclass(eq=False, slots=True)
+class _Run:
+    """Consecutive events buffered from one segment: ``payloads[taken:]`` are numbered from
+    ``first + taken``. Kept as a list, so taking a batch is one slice, not a step per event."""
+
+    first: int
+    payloads: list[bytes]
+    seg: SegmentInfo
+    taken: int = 0
+
+    def left(self) -> int:
+        return len(self.payloads) - self.taken
 
 
 @dataclass(slots=True)
@@ -51,7 +66,8 @@ class SegmentReader:
         self._floor = floor  # events below it were acknowledged before this run
         first = segments[0]
         self._cursor = _Cursor(first, SEGMENT_HEADER_SIZE, first.first)
-        self._unread: deque[tuple[int, bytes, SegmentInfo]] = deque()
+        self._unread: deque[_Run] = deque()
+        self._buffered = 0  # events in _unread
         self._reading = False
         self._fd: int | None = None
         self._fd_seg: SegmentInfo | None = None
@@ -64,23 +80,30 @@ class SegmentReader:
     def next_seq(self) -> int:
         """The number of the next event to hand out, or past which none is stored yet."""
         self._purge_gone()
-        return self._unread[0][0] if self._unread else self._cursor.expected
+        if self._unread:
+            head = self._unread[0]
+            return head.first + head.taken
+        return self._cursor.expected
 
     def take(self, max_events: int) -> tuple[int, list[bytes]]:
         """Hand out up to ``max_events`` consecutive buffered events (at least one)."""
         unread = self._unread
-        first, payload, seg = unread.popleft()
-        seg.taken += 1
-        events = [payload]
-        expect = first + 1
-        while len(events) < max_events and unread:
-            seq, payload, seg = unread[0]
-            if seq != expect or seg.gone:
+        head = unread[0]
+        first = head.first + head.taken
+        events: list[bytes] = []
+        expect = first
+        while unread and len(events) < max_events:
+            run = unread[0]
+            if run.first + run.taken != expect or run.seg.gone:
                 break
-            unread.popleft()
-            seg.taken += 1
-            events.append(payload)
-            expect += 1
+            count = min(max_events - len(events), run.left())
+            events += run.payloads[run.taken : run.taken + count]
+            run.taken += count
+            run.seg.taken += count
+            self._buffered -= count
+            expect += count
+            if not run.left():
+                unread.popleft()
         return first, events
 
     async def read_more(self, io: Callable[..., Awaitable[ReadResult]]) -> int | None:
@@ -109,7 +132,7 @@ class SegmentReader:
         if cursor is not self._cursor or cursor.seg.gone:
             return 0  # its segment was dropped meanwhile
         found = result.scan
-        self._unread.extend((seq, payload, cursor.seg) for seq, payload in found.records)
+        self._buffer(found.records, cursor.seg)
         cursor.offset = cursor.seg.size if found.state == "tail" else found.offset
         cursor.expected = found.expected
         return 0
@@ -119,14 +142,16 @@ class SegmentReader:
     ) -> None:
         """Events just written to ``seg`` between ``start`` and ``end``: buffer them from
         memory if the cursor stands right there."""
-        if self._reading or len(self._unread) >= READ_AHEAD:
+        if self._reading or self._buffered >= READ_AHEAD:
             return
         self._skip_exhausted()
         cursor = self._cursor
         if cursor.seg is not seg or cursor.offset != start:
             return
         count = len(payloads)
-        self._unread.extend(zip(range(first, first + count), payloads, repeat(seg)))
+        if count:
+            self._unread.append(_Run(first, list(payloads), seg))
+            self._buffered += count
         cursor.offset = end
         cursor.expected = first + count
 
@@ -160,7 +185,7 @@ class SegmentReader:
 
     def _unreadable(self, cursor: _Cursor, exc: OSError) -> int:
         seg = cursor.seg
-        buffered = sum(1 for _, _, s in self._unread if s is seg)
+        buffered = sum(run.left() for run in self._unread if run.seg is seg)
         lost = seg.count - seg.taken - buffered
         seg.taken += lost
         cursor.offset = seg.size
@@ -168,8 +193,24 @@ class SegmentReader:
         return lost
 
     def _purge_gone(self) -> None:
-        while self._unread and self._unread[0][2].gone:
-            self._unread.popleft()
+        while self._unread and self._unread[0].seg.gone:
+            self._buffered -= self._unread.popleft().left()
+
+    def _buffer(self, records: list[tuple[int, bytes]], seg: SegmentInfo) -> None:
+        """Queue scanned records as runs of consecutive numbers (one run unless damage
+        left a gap)."""
+        if not records:
+            return
+        if records[-1][0] - records[0][0] == len(records) - 1:  # no gap: the usual case
+            self._unread.append(_Run(records[0][0], list(map(itemgetter(1), records)), seg))
+        else:
+            run: _Run | None = None
+            for seq, payload in records:
+                if run is None or run.first + len(run.payloads) != seq:
+                    run = _Run(seq, [], seg)
+                    self._unread.append(run)
+                run.payloads.append(payload)
+        self._buffered += len(records)
 
     def _following(self, seg: SegmentInfo) -> SegmentInfo | None:
         for index, candidate in enumerate(self._segments):

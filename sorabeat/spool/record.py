@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import struct
 import sys
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Literal
+
+from sorabeat.spool.crc import crc32 as _crc32
 
 MAGIC = b"\xfe\xed"
 HEADER = struct.Struct("<2sIIQ")
@@ -42,17 +43,24 @@ def record_size(payload_length: int) -> int:
     return HEADER_SIZE + payload_length
 
 
-def encode_records(first_seq: int, payloads: Sequence[bytes]) -> bytes:
-    """Frame ``payloads`` as consecutive records numbered from ``first_seq``."""
+def frame_records(first_seq: int, payloads: Sequence[bytes]) -> list[bytes]:
+    """The records of ``payloads`` numbered from ``first_seq``, as header, payload, header,
+    payload... pieces: written with writev, the payloads are never copied into one buffer
+    (a poll of 10,000 connections is ~40 MB)."""
     # one C-level pass per field instead of a Python loop: this runs for every event
     lengths = list(map(len, payloads))
     seqs = range(first_seq, first_seq + len(payloads))
-    header_crcs = map(zlib.crc32, map(_LENGTH_SEQ.pack, lengths, seqs))
-    crcs = map(zlib.crc32, payloads, header_crcs)
+    header_crcs = map(_crc32, map(_LENGTH_SEQ.pack, lengths, seqs))
+    crcs = map(_crc32, payloads, header_crcs)
     parts: list[bytes] = [b""] * (2 * len(payloads))
     parts[0::2] = map(HEADER.pack, repeat(MAGIC), crcs, lengths, seqs)
     parts[1::2] = payloads
-    return b"".join(parts)
+    return parts
+
+
+def encode_records(first_seq: int, payloads: Sequence[bytes]) -> bytes:
+    """Frame ``payloads`` as consecutive records numbered from ``first_seq``."""
+    return b"".join(frame_records(first_seq, payloads))
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +130,7 @@ def scan(
     end = len(buf)
     view = memoryview(buf)
     unpack = HEADER.unpack_from
-    crc32 = zlib.crc32
+    crc32 = _crc32
     result = ScanResult("end", offset, expected)
     records = result.records
     emitted = 0
@@ -197,7 +205,7 @@ def _resync(buf: bytes, view: memoryview, start: int, expected: int, final: bool
         _, crc, length, seq = HEADER.unpack_from(buf, i)
         stop = i + HEADER_SIZE + length
         if stop <= end:
-            if seq >= expected and zlib.crc32(view[i + _CRC_FROM : stop]) == crc:
+            if seq >= expected and _crc32(view[i + _CRC_FROM : stop], 0) == crc:
                 confirmed = seq == expected or _followed(buf, stop, seq + 1, final)
                 if confirmed is None:
                     return _MORE

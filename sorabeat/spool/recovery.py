@@ -24,8 +24,16 @@ import errno
 import fcntl
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from sorabeat.spool.seals import (
+    Seal,
+    crc_of_range,
+    read_seals,
+    remove_seals_temp,
+    sealed_prefix,
+)
 from sorabeat.spool.segment import (
     CORRUPT_SUFFIX,
     SEGMENT_HEADER_SIZE,
@@ -40,6 +48,7 @@ from sorabeat.spool.segment import (
 from sorabeat.spool.state import STATE_TEMP, BadStateError, read_state, write_state
 
 LOCK_NAME = "lock"
+_VERIFY_THREADS = 4
 
 
 class SpoolError(Exception):
@@ -53,6 +62,7 @@ class RecoveredSegment:
     size: int
     end: int  # sequence number after its last good record
     count: int  # records at or past the position: still to deliver
+    crc: int | None = None  # CRC32 of its records when they are all good (see seals)
 
 
 @dataclass(slots=True)
@@ -114,6 +124,8 @@ def recover(directory: str) -> Recovery:
 def _recover(directory: str, lock_fd: int) -> Recovery:
     notes: list[tuple[int, str]] = []
     _remove_temp_files(directory, notes)
+    remove_seals_temp(directory)
+    seals = read_seals(directory)
     state, state_problem = _read_position(directory)
     found, set_aside = _valid_segments(directory, notes)
 
@@ -164,6 +176,7 @@ def _recover(directory: str, lock_fd: int) -> Recovery:
     recovery = Recovery([], position, position, -1, lock_fd, notes)
     recovery.corrupt_segments = len(set_aside)
     recovery.corrupt_events = corrupt_events
+    verified = _verify_seals(found, seals)
     expected = found[0].first if found else position
     for index, seg in enumerate(found):
         last = index == len(found) - 1
@@ -177,7 +190,7 @@ def _recover(directory: str, lock_fd: int) -> Recovery:
                 "end is damaged or a segment was set aside)",
             )
         expected = max(expected, seg.first)
-        scanned = _scan_segment(seg, expected, position, last, recovery)
+        scanned = _scan_segment(seg, expected, position, last, recovery, verified.get(seg.first))
         if scanned is not None:
             recovery.segments.append(scanned)
             expected = scanned.end
@@ -201,7 +214,9 @@ def _recover(directory: str, lock_fd: int) -> Recovery:
     else:
         fd, path = create_segment(directory, next_seq)
         recovery.write_fd = fd
-        recovery.segments.append(RecoveredSegment(next_seq, path, SEGMENT_HEADER_SIZE, next_seq, 0))
+        recovery.segments.append(
+            RecoveredSegment(next_seq, path, SEGMENT_HEADER_SIZE, next_seq, 0, crc=0)
+        )
     recovery.set_aside = corrupt_files(directory)
     if state != recovery.position:
         try:
@@ -358,9 +373,35 @@ def _delete_acknowledged(
     return keep
 
 
+def _verify_seals(found: list[_Found], seals: dict[int, Seal]) -> dict[int, Seal]:
+    """The seals whose segment still holds their bytes. Segments are checked in parallel:
+    on a cold page cache, several reads at once get far more from the disk than one (four
+    threads read 512 MB in 0.35 s here, one in 0.9-1.3 s), and the CRC releases the GIL."""
+
+    def check(seg: _Found) -> Seal | None:
+        try:
+            fd = os.open(seg.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            return sealed_prefix(fd, seals[seg.first], os.fstat(fd).st_size)
+        except OSError:
+            return None  # scanned record by record, which handles the error
+        finally:
+            os.close(fd)
+
+    candidates = [seg for seg in found if seg.first in seals and not seg.bad_header]
+    if not candidates:
+        return {}
+    with ThreadPoolExecutor(max_workers=_VERIFY_THREADS, thread_name_prefix="spool-open") as pool:
+        results = list(pool.map(check, candidates))
+    return {seg.first: seal for seg, seal in zip(candidates, results, strict=True) if seal}
+
+
 def _scan_segment(
-    seg: _Found, expected: int, position: int, last: bool, recovery: Recovery
+    seg: _Found, expected: int, position: int, last: bool, recovery: Recovery, seal: Seal | None
 ) -> RecoveredSegment | None:
+    """``seal``: the segment's seal, already checked against its bytes."""
     name = os.path.basename(seg.path)
     try:
         fd = os.open(seg.path, os.O_RDWR if last or seg.bad_header else os.O_RDONLY)
@@ -371,9 +412,16 @@ def _scan_segment(
     try:
         size = os.fstat(fd).st_size
         try:
-            found = read_records(
-                fd, SEGMENT_HEADER_SIZE, size, expected, floor=position, keep=False
-            ).scan
+            # a sealed prefix that still checks out needs no per-record scan
+            sealed = seal if not seg.bad_header and expected == seg.first else None
+            if sealed is not None and sealed.size > size:
+                sealed = None  # the file changed since it was checked
+            start, resume, trusted = SEGMENT_HEADER_SIZE, expected, 0
+            if sealed is not None and sealed.size > SEGMENT_HEADER_SIZE:
+                start, resume = sealed.size, sealed.end
+                trusted = max(0, sealed.end - max(seg.first, position))
+            found = read_records(fd, start, size, resume, floor=position, keep=False).scan
+            found.count += trusted
         except OSError as exc:
             if last:
                 raise
@@ -419,6 +467,13 @@ def _scan_segment(
                 recovery.note(
                     logging.WARNING, f"spool segment {name}: the last {cut} bytes are unreadable"
                 )
-        return RecoveredSegment(seg.first, seg.path, size, found.expected, found.count)
+        crc = None
+        clean = not seg.bad_header and not found.skipped_bytes and not found.lost
+        if clean and (found.state != "tail" or last):
+            if sealed is not None:
+                crc = crc_of_range(fd, sealed.size, size, sealed.crc)
+            else:
+                crc = crc_of_range(fd, SEGMENT_HEADER_SIZE, size)
+        return RecoveredSegment(seg.first, seg.path, size, found.expected, found.count, crc)
     finally:
         os.close(fd)

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sorabeat.spool.crc import crc32
 from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, create_segment
 
 _IOV_MAX = 1024
@@ -34,7 +35,8 @@ log = logging.getLogger("sorabeat.spool")
 class WriteRequest:
     first: int
     payloads: Sequence[bytes]
-    data: bytes
+    parts: list[bytes]  # the framed records, as pieces for writev
+    size: int  # their bytes
     done: asyncio.Future[None]
     room_freed: int = 0  # the spool's count of freed space when it was submitted
     # filled in by the writer
@@ -48,6 +50,7 @@ class WriteRequest:
 class GroupOutcome:
     requests: list[WriteRequest]
     sizes: dict[int, int] = field(default_factory=dict)  # segment first seq -> durable size
+    crcs: dict[int, int | None] = field(default_factory=dict)  # -> CRC32 of those records
     new_segments: list[tuple[int, str]] = field(default_factory=list)
     failure: OSError | None = None
     next_seq: int = 0
@@ -65,6 +68,7 @@ class SegmentWriter:
         first: int,
         size: int,
         next_seq: int,
+        crc: int | None,
         segment_size: int,
         flush_events: int,
         flush_timeout: float,
@@ -75,6 +79,8 @@ class SegmentWriter:
         self._first = first
         self._size = size
         self._next_seq = next_seq
+        # CRC32 of the segment's durable records, for its seal; None: it holds damage
+        self._crc = crc
         self._segment_size = segment_size
         self._flush_events = flush_events
         self._flush_timeout = flush_timeout
@@ -158,14 +164,13 @@ class SegmentWriter:
             if request.first != self._next_seq:
                 request.error = self._last_error or OSError("write refused after a failure")
                 continue
-            if run and self._size + len(request.data) > self._segment_size:
+            if run and self._size + request.size > self._segment_size:
                 if not self._flush(run, run_start, outcome):
                     self._fail_rest(group, index, outcome)
                     return outcome
                 run = []
             if self._must_roll or (
-                self._size > SEGMENT_HEADER_SIZE
-                and self._size + len(request.data) > self._segment_size
+                self._size > SEGMENT_HEADER_SIZE and self._size + request.size > self._segment_size
             ):
                 try:
                     self._roll(outcome)
@@ -177,7 +182,7 @@ class SegmentWriter:
                 run_start = self._size
             request.segment = self._first
             request.start = self._size
-            request.end = self._size + len(request.data)
+            request.end = self._size + request.size
             self._size = request.end
             self._next_seq += len(request.payloads)
             run.append(request)
@@ -189,11 +194,17 @@ class SegmentWriter:
     def _flush(self, run: list[WriteRequest], run_start: int, outcome: GroupOutcome) -> bool:
         """Write and fdatasync a run of requests; on failure undo it and fail them."""
         try:
-            _write_all(self._fd, [r.data for r in run])
+            _write_all(self._fd, [part for request in run for part in request.parts])
             started = time.perf_counter()
             os.fdatasync(self._fd)
             outcome.fsync_seconds += time.perf_counter() - started
             outcome.fsyncs += 1
+            if self._crc is not None:
+                crc = self._crc
+                for request in run:
+                    for part in request.parts:
+                        crc = crc32(part, crc)
+                self._crc = crc
         except OSError as exc:
             self._size = run_start
             self._next_seq = run[0].first
@@ -208,8 +219,10 @@ class SegmentWriter:
                 request.error = exc
             self._failed(exc, outcome)
             outcome.sizes[self._first] = self._size
+            outcome.crcs[self._first] = self._crc
             return False
         outcome.sizes[self._first] = self._size
+        outcome.crcs[self._first] = self._crc
         return True
 
     def _roll(self, outcome: GroupOutcome) -> None:
@@ -218,9 +231,11 @@ class SegmentWriter:
         self._fd = fd
         self._first = self._next_seq
         self._size = SEGMENT_HEADER_SIZE
+        self._crc = 0
         self._must_roll = False
         outcome.new_segments.append((self._first, path))
         outcome.sizes[self._first] = self._size
+        outcome.crcs[self._first] = self._crc
 
     def _failed(self, exc: OSError, outcome: GroupOutcome) -> None:
         self._last_error = exc

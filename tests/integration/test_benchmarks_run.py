@@ -14,11 +14,14 @@ BENCH = Path(__file__).resolve().parents[2] / "tools" / "bench"
 SMALL = {
     "poll.py": ["--connections", "300", "--repeat", "1"],
     "lumberjack.py": ["--events", "5000", "--repeat", "1"],
+    "lumberjack_replay.py": ["--events", "3000", "--per-poll", "500", "--repeat", "1"],
+    "compression.py": ["--events", "100", "--repeat", "1"],
     "spool.py": ["--events", "2000", "--repeat", "1", "--replay-events", "5000"],
     "spool_replay.py": ["--events", "5000"],
     "es_bulk.py": ["--events", "3000", "--runs", "1"],
     "simulator.py": ["--connections", "200", "--rounds", "1"],
     "monitoring.py": [],
+    "node.py": ["--connections", "200", "--period", "1", "--seconds", "5"],
 }
 
 
@@ -29,7 +32,11 @@ def test_every_benchmark_is_listed() -> None:
 
 @pytest.mark.parametrize("script", sorted(SMALL))
 def test_benchmark_runs(script: str, tmp_path: Path) -> None:
-    extra = ["--dir", str(tmp_path)] if script in ("spool.py", "spool_replay.py") else []
+    extra = (
+        ["--dir", str(tmp_path)]
+        if script in ("spool.py", "spool_replay.py", "lumberjack_replay.py", "node.py")
+        else []
+    )
     result = subprocess.run(
         [sys.executable, str(BENCH / script), *SMALL[script], *extra],
         capture_output=True,

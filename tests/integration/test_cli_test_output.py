@@ -6,8 +6,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from tests.emulators.elasticsearch import ElasticsearchEmulator
 from tests.integration.procs import free_port, receiver, running, write_config
+from tools.emulators.elasticsearch import ElasticsearchEmulator
 
 MODULE = [{"module": "sora", "hosts": ["127.0.0.1:3000"]}]
 
@@ -33,6 +33,7 @@ async def test_logstash_steps_against_a_receiver_and_a_dead_port(tmp_path: Path)
     for step in ("parse host", "dns lookup", "dial up", "talk to server"):
         assert step in out, out
     assert "WARN secure connection disabled" in out
+    assert "  compression: level 3: isal " in out, out  # the default level's library
     write_config(tmp_path / "dead", {"output.logstash.hosts": [f"127.0.0.1:{free_port()}"]}, MODULE)
     code, out = await run_test_output(tmp_path / "dead")
     assert code == 1, out

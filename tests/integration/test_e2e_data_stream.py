@@ -33,7 +33,7 @@ STREAM = f"sorabeat-{__version__}"
 @contextmanager
 def emulator() -> Iterator[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulators.elasticsearch", "--max-runtime", "300"],
+        [sys.executable, "-m", "tools.emulators.elasticsearch", "--max-runtime", "300"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

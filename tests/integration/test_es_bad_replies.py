@@ -6,8 +6,8 @@ from __future__ import annotations
 import orjson
 
 from sorabeat.monitoring.registry import Registry
-from tests.emulators.scripted_http import Request, ScriptedServer
 from tests.es_support import es_settings, make_events, new_output, publish_all
+from tools.emulators.scripted_http import Request, ScriptedServer
 
 ROOT = orjson.dumps(
     {

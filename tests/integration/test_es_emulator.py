@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.emulators.elasticsearch import DATA_STREAM_OP, ElasticsearchEmulator, filter_path
+from tools.emulators.elasticsearch import DATA_STREAM_OP, ElasticsearchEmulator, filter_path
 
 pytestmark = pytest.mark.timeout(60)
 NDJSON = {"Content-Type": "application/x-ndjson"}

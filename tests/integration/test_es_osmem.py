@@ -22,9 +22,9 @@ from sorabeat.es.index_management import load_template
 from sorabeat.es.output import agent_fields
 from sorabeat.es.response import Item, Request, classify
 from sorabeat.monitoring.registry import Registry
-from tests.emulators.elasticsearch import ElasticsearchEmulator
 from tests.es_support import AGENT, es_settings, make_events, new_output, publish_all
 from tests.sora_samples import sample_events
+from tools.emulators.elasticsearch import ElasticsearchEmulator
 
 pytestmark = pytest.mark.timeout(180)
 INDEX = "sorabeat-0.1.0-2026.01.02"

@@ -11,9 +11,21 @@ import logging
 import orjson
 import pytest
 
+from sorabeat.es.output import ElasticsearchOutput
 from sorabeat.es.settings import DeadLetterIndex, NonIndexablePolicy
 from sorabeat.monitoring.registry import Registry
-from tests.emulators.elasticsearch import (
+from sorabeat.outputs.backoff import BackoffSettings
+from tests.es_support import (
+    AGENT,
+    AckRecorder,
+    es_settings,
+    make_events,
+    new_output,
+    publish_all,
+    seqs,
+    source_of,
+)
+from tools.emulators.elasticsearch import (
     DelayAfterCommit,
     ElasticsearchEmulator,
     ItemFaults,
@@ -22,15 +34,6 @@ from tests.emulators.elasticsearch import (
     Truncated,
     WholeFault,
     WrongItemCount,
-)
-from tests.es_support import (
-    AckRecorder,
-    es_settings,
-    make_events,
-    new_output,
-    publish_all,
-    seqs,
-    source_of,
 )
 
 INDEX = "sorabeat-0.1.0-2026.01.02"
@@ -460,3 +463,23 @@ async def test_gzip_level_is_applied(es: ElasticsearchEmulator) -> None:
     assert fast.headers["content-encoding"] == small.headers["content-encoding"] == "gzip"
     assert small.body_size < fast.body_size < sum(len(e) for e in events) / 3
     assert es.count(INDEX) == 80
+
+
+async def test_connecting_is_retried_by_tenacity_on_libbeats_schedule(
+    es: ElasticsearchEmulator,
+) -> None:
+    es.users = {"elastic": "secret"}  # the settings carry no credentials: GET / answers 401
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 3:
+            es.users = None  # security turned off: the next GET / succeeds
+
+    settings = es_settings(es.url, backoff=BackoffSettings(init=1.0, max=3.0))
+    out = ElasticsearchOutput(settings, AGENT, Registry(), sleep=sleep, rand=lambda x: x / 2)
+    await publish_all(out, make_events(10))
+    await out.close()
+    assert slept == [1.5, 2.25, 2.25]  # d/2 + half of the random half, d = 2, 3, 3
+    assert [r.status for r in es.requests if r.path == "/"] == [401, 401, 401, 200]
+    assert seqs(es.documents(INDEX)) == list(range(10))

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sorabeat.monitoring.registry import Registry
-from tests.emulators.elasticsearch import ElasticsearchEmulator, ItemFaults
 from tests.es_support import AckRecorder, es_settings, make_events, new_output, seqs
+from tools.emulators.elasticsearch import ElasticsearchEmulator, ItemFaults
 
 pytestmark = pytest.mark.timeout(300)
 ANSWERS = st.sampled_from([None, None, 429, 500, 503, 400, 404])

@@ -13,9 +13,9 @@ import pytest
 
 from sorabeat.es.settings import DeadLetterIndex, NonIndexablePolicy
 from sorabeat.monitoring.registry import Registry
-from tests.emulators.elasticsearch import ElasticsearchEmulator
 from tests.es_support import AckRecorder, es_settings, make_events, new_output
 from tests.sora_samples import sample_events
+from tools.emulators.elasticsearch import ElasticsearchEmulator
 
 pytestmark = pytest.mark.timeout(120)
 CLI = "from sorabeat.cli import main; raise SystemExit(main())"

@@ -12,9 +12,9 @@ import pytest
 
 from sorabeat.es.probe import test_output as probe_output
 from sorabeat.tls import TLSSettings
-from tests.emulators.elasticsearch import ElasticsearchEmulator
 from tests.es_support import AckRecorder, es_settings, make_events, new_output
 from tests.es_tls import ServerCerts, make_certs
+from tools.emulators.elasticsearch import ElasticsearchEmulator
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -14,8 +14,6 @@ from sorabeat.lumberjack.receiver import LumberjackReceiver, ReceiverOptions
 from sorabeat.lumberjack.server import ServerOptions
 from sorabeat.monitoring.registry import Registry
 from sorabeat.outputs.backoff import BackoffSettings
-from tests.emulators.elasticsearch import ElasticsearchEmulator
-from tests.emulators.scripted_http import Request, ScriptedServer, http_response
 from tests.es_support import AckRecorder, es_settings, new_output
 from tests.es_support import make_events as es_events
 from tests.integration.lumberjack_helpers import (
@@ -27,6 +25,8 @@ from tests.integration.lumberjack_helpers import (
 )
 from tests.integration.procs import free_port
 from tests.integration.test_sora_fetch import poller_for
+from tools.emulators.elasticsearch import ElasticsearchEmulator
+from tools.emulators.scripted_http import Request, ScriptedServer, http_response
 
 
 class Clock:

@@ -17,9 +17,9 @@ import yaml
 
 from sorabeat.kibana.assets import build_assets
 from sorabeat.kibana.dashboard import DASHBOARD_ID
-from tests.emulators.elasticsearch import ElasticsearchEmulator
-from tests.emulators.kibana import KibanaEmulator
 from tests.es_tls import make_certs
+from tools.emulators.elasticsearch import ElasticsearchEmulator
+from tools.emulators.kibana import KibanaEmulator
 
 pytestmark = pytest.mark.timeout(120)
 CLI = "from sorabeat.cli import main; raise SystemExit(main())"

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import pytest
 
 from sorabeat.event import escape_html
+from sorabeat.lumberjack.output import LogstashOutput
+from sorabeat.monitoring.registry import Registry
+from sorabeat.outputs.backoff import BackoffSettings
 from tests.integration.lumberjack_helpers import (
     address,
     chunks,
@@ -299,3 +303,38 @@ async def test_an_ack_above_the_window_is_a_protocol_error_and_the_window_is_res
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_reconnects_back_off_on_libbeats_schedule_and_fail_over_without_waiting() -> None:
+    # bound but not listening: every dial is refused at once
+    refused = [socket.socket() for _ in range(2)]
+    for sock in refused:
+        sock.bind(("127.0.0.1", 0))
+    hosts = [f"127.0.0.1:{sock.getsockname()[1]}" for sock in refused]
+    slept: list[float] = []
+    enough = asyncio.Event()
+    never = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 4:
+            enough.set()
+            await never.wait()  # the test ends here
+
+    metrics = Registry()
+    s = settings(hosts, backoff=BackoffSettings(init=1.0, max=3.0))
+    out = LogstashOutput(s, metrics, sleep=sleep, rand=lambda x: x / 2)
+    publishing = asyncio.create_task(out.publish(make_events(3), lambda n: None))
+    try:
+        async with asyncio.timeout(20):
+            await enough.wait()
+    finally:
+        await out.close()
+        publishing.cancel()
+        for sock in refused:
+            sock.close()
+    assert slept == [1.5, 2.25, 2.25, 2.25]  # d/2 + half of the random half, d = 2, 3, 3, 3
+    # each wait follows a failure of both hosts: the first one fails over at once
+    assert metrics.total("output.failures") == 8
+    per_host = [v for (name, _), v in metrics.counters().items() if name == "output.failures"]
+    assert per_host == [4, 4]

@@ -20,7 +20,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.emulators.scripted_http import Request, ScriptedServer
+from tools.emulators.scripted_http import Request, ScriptedServer
 
 DEADLINE = 30.0
 

@@ -16,7 +16,7 @@ from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora.hosts import parse_host
 from sorabeat.sora.poller import MetricsetPoller
-from tests.emulators.scripted_http import Request, ScriptedServer, http_response
+from tools.emulators.scripted_http import Request, ScriptedServer, http_response
 
 AGENT = AgentInfo(name="n", hostname="h", id="i", ephemeral_id="e", version="0.1.0")
 

@@ -274,3 +274,19 @@ def test_module_headers_are_checked_without_echoing_the_value(
     make(tmp_path, "output.console: {}\n", module=f"- module: sora\n  headers: {headers}\n")
     (problem,) = problems(tmp_path)
     assert words in problem and "tökén" not in problem
+
+
+def test_the_channels_metricset_is_accepted_and_named_when_misspelt(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        "output.console: {}\n",
+        module="- module: sora\n  metricsets: [stats, connections, channels]\n",
+    )
+    (module,) = run_load(tmp_path).settings.modules
+    assert module.metricsets == ["stats", "connections", "channels"]
+    make(tmp_path, "output.console: {}\n", module="- module: sora\n  metricsets: [channel]\n")
+    assert any(
+        "metricsets.0: expected one of 'stats', 'connections', 'channels', got string 'channel'"
+        in p
+        for p in problems(tmp_path)
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sorabeat.lumberjack.client import Endpoint, parse_host
+from sorabeat.lumberjack.hosts import Endpoint, parse_host
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,7 @@ def start_emulator() -> tuple[subprocess.Popen[bytes], str]:
         [
             sys.executable,
             "-m",
-            "tests.emulators.elasticsearch",
+            "tools.emulators.elasticsearch",
             "--null-store",
             "--max-runtime",
             "900",

@@ -2,9 +2,14 @@
 
 Compared in the same run with the floor, ``orjson.loads`` + ``orjson.dumps`` of the same
 response, and measured for peak RSS in a separate process that does exactly what `sorabeat`
-does for one poll (real HTTP from a simulator running in another process).
+does for two polls (real HTTP from a simulator running in another process).
+
+The cost of rates and channels (issue 13) is the second of two polls 10 s apart (the first
+has nothing to compare with), with rates appended to every connection event and one event
+per channel, against the same poll without them; the two are timed alternately.
 
 Targets (issue 2): at most 3x the floor; under 100 MiB peak RSS for the whole process.
+(issue 13): rates and channels add at most 10%.
 
     python tools/bench/poll.py [--connections 10000] [--profile current] [--repeat 5]
 """
@@ -24,27 +29,60 @@ import orjson
 
 from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
 from sorabeat.sora.connections import ConnectionsReader
+from sorabeat.sora.derived import Derivation
 from sorabeat.sora.field_types import metricset_types
 from sorabeat.sora.simulator import SoraSimulator
 
 AGENT = AgentInfo(name="bench", hostname="bench", id="id", ephemeral_id="eid", version="0.0.0")
 
 
-def encoder() -> MetricsetEncoder:
+def encoder(metricset: str = "connections") -> MetricsetEncoder:
     return MetricsetEncoder(
         EnvelopeSettings(agent=AGENT),
-        metricset="connections",
+        metricset=metricset,
         period_s=10,
         address="127.0.0.1:3000",
     )
 
 
-def build_events(body: bytes) -> list[bytes]:
-    """What the poller does with a GetStatsAllConnections body (types checked too)."""
-    reader = ConnectionsReader(metricset_types("connections"))
+def build_events(body: bytes, derivation: Derivation | None = None) -> list[bytes]:
+    """What the poller does with a GetStatsAllConnections body (types checked too), with
+    rates and channel events when given the host's ``derivation``."""
+    derived = derivation.begin(10_000_000) if derivation else None
+    reader = ConnectionsReader(metricset_types("connections"), derived)
     for start in range(0, len(body), 65536):  # as it arrives from the socket
         reader.feed(body[start : start + 65536])
-    return encoder().encode(0, 1, reader.finish())
+    events = encoder().encode(0, 1, reader.finish())
+    if derivation and derived:
+        derivation.commit(derived)
+        events += encoder("channels").encode(0, 1, derived.channel_documents())
+    return events
+
+
+def primed(first: bytes) -> Derivation:
+    """A host's derivation that has seen the first poll."""
+    derivation = Derivation("127.0.0.1:3000", rates_in_events=True, channels=True)
+    derived = derivation.begin(0)
+    reader = ConnectionsReader(metricset_types("connections"), derived)
+    reader.feed(first)
+    reader.finish()
+    derivation.commit(derived)
+    return derivation
+
+
+def compare_rates(first: bytes, second: bytes, repeat: int) -> tuple[list[float], list[float]]:
+    """CPU seconds of the second poll without, and with, rates and channels, timed
+    alternately (process time: a shared machine's other work does not count)."""
+    without, with_rates = [], []
+    for _ in range(repeat):
+        started = time.process_time()
+        build_events(second)
+        without.append(time.process_time() - started)
+        derivation = primed(first)
+        started = time.process_time()
+        build_events(second, derivation)
+        with_rates.append(time.process_time() - started)
+    return without, with_rates
 
 
 def floor(body: bytes) -> None:
@@ -72,7 +110,7 @@ async def child(url: str) -> None:
         count = 0
 
         async def append(self, events: list[bytes]) -> int:
-            Sink.count += len(events)
+            Sink.count = len(events)  # the last poll's
             return len(events)
 
     host = parse_host(url)
@@ -88,12 +126,14 @@ async def child(url: str) -> None:
             encoder=encoder(),
             sink=Sink(),
             metrics=Registry(),
+            channels=encoder("channels"),
         )
-        started = time.perf_counter()
-        events = await poller.poll_once()
-        elapsed = time.perf_counter() - started
-        await poller.sink.append(events)
-        del events
+        for _ in range(2):  # the second poll has rates
+            started = time.perf_counter()
+            events = await poller.poll_once()
+            elapsed = time.perf_counter() - started
+            await poller.sink.append(events)
+            del events
     print(json.dumps({"events": Sink.count, "seconds": elapsed, "peak_rss_mib": peak_rss_mib()}))
 
 
@@ -107,8 +147,25 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class SteppedClock:
+    """The simulator's clock: stepped by hand, then (``run``) going on in real time."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.since: float | None = None
+
+    def __call__(self) -> float:
+        return self.t if self.since is None else self.t + time.monotonic() - self.since
+
+    def run(self) -> None:
+        self.since = time.monotonic()
+
+
 async def main(args: argparse.Namespace) -> None:
-    sim = SoraSimulator(args.profile, args.connections, seed=1, churn=0)
+    clock = SteppedClock()
+    sim = SoraSimulator(args.profile, args.connections, seed=1, churn=0, clock=clock)
+    first = orjson.dumps(sim.connection_documents())
+    clock.t += 10
     body = orjson.dumps(sim.connection_documents())
     print(
         f"profile {args.profile}: {args.connections} connections, response {len(body) / 1e6:.1f} MB"
@@ -120,6 +177,20 @@ async def main(args: argparse.Namespace) -> None:
     print(f"floor  orjson.loads + orjson.dumps : {base * 1000:8.1f} ms")
     print(f"ours   parse + build + serialize  : {ours * 1000:8.1f} ms")
     print(f"ratio  ours / floor               : {ours / base:8.2f}x   (target <= 3x)")
+    plain, derived = compare_rates(first, body, max(args.repeat, 3))
+    events = build_events(body, primed(first))
+    channels = len(events) - args.connections
+    print(f"second poll without rates/channels: {median(plain) * 1000:8.1f} ms CPU (median)")
+    print(
+        f"second poll with rates + channels : {median(derived) * 1000:8.1f} ms CPU (median), "
+        f"{channels} channel events"
+    )
+    print(
+        f"ratio  with / without             : {median(derived) / median(plain):8.2f}x median, "
+        f"{min(derived) / min(plain):.2f}x best   (target <= 1.10x)"
+    )
+
+    clock.run()  # real time for the polls over HTTP
 
     host, port = await sim.start("127.0.0.1", 0)
     try:
@@ -131,8 +202,9 @@ async def main(args: argparse.Namespace) -> None:
         await sim.close()
     result = json.loads(out)
     print(
-        f"poll   over HTTP in its own process: {result['seconds'] * 1000:8.1f} ms, "
-        f"{result['events']} events, peak RSS {result['peak_rss_mib']:.1f} MiB (target < 100 MiB)"
+        f"poll   over HTTP in its own process: {result['seconds'] * 1000:8.1f} ms (second poll, "
+        f"rates + channels), {result['events']} events, peak RSS {result['peak_rss_mib']:.1f} MiB "
+        "(target < 100 MiB)"
     )
 
 

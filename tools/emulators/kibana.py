@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from tests.emulators.http11 import HttpServer, Request, Response
+from tools.emulators.http11 import HttpServer, Request, Response
 
 JSON = dict[str, Any]
 TYPES = frozenset({"index-pattern", "lens", "dashboard", "visualization", "search", "config"})

@@ -4,15 +4,16 @@ Real HTTP on 127.0.0.1. ``GET/HEAD /``; index templates (composable and legacy),
 policies (``GET/PUT/DELETE _ilm/policy``), data streams as documented (created by the first
 ``create`` into a name a ``data_stream`` template matches, or ``PUT _data_stream``; documents
 land in the backing index ``.ds-<name>-<date>-000001``; ``index``/``update``/``delete`` on a
-data stream are refused; ``GET/DELETE _data_stream``, ``POST <stream>/_rollover``); the index API (``_doc`` with
-``op_type``, ``_create``); ``_bulk`` with per-item semantics (create/index/delete/update,
-409 on an existing ``_id``, 400 for a type conflict with the template or first-seen mapping,
-invalid index names, missing pipelines, data-stream rules); request-level errors (406, 400,
-413, 401/403 with WWW-Authenticate); gzip bodies; ``filter_path``; scriptable faults;
-introspection of what was stored, in arrival order. ``null_store`` answers every bulk item
+data stream are refused; ``GET/DELETE _data_stream``, ``POST <stream>/_rollover``); the
+index API (``_doc`` with ``op_type``, ``_create``); ``_count`` (``match_all``, ``exists``,
+``term``); ``_bulk`` with per-item semantics (create/index/delete/update, 409 on an existing
+``_id``, 400 for a type conflict with the template or first-seen mapping, invalid index
+names, missing pipelines, data-stream rules); request-level errors (406, 400, 413, 401/403
+with WWW-Authenticate); gzip bodies; ``filter_path``; scriptable faults; introspection of
+what was stored, in arrival order. ``null_store`` answers every bulk item
 with success after minimal parsing (for benchmarks).
 
-Run as a process: ``python -m tests.emulators.elasticsearch [--null-store] [--port N]``
+Run as a process: ``python -m tools.emulators.elasticsearch [--null-store] [--port N]``
 prints one JSON line with the URL once it listens, and exits after ``--max-runtime``.
 """
 
@@ -35,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from tests.emulators.http11 import HttpServer, Request, Response
+from tools.emulators.http11 import HttpServer, Request, Response
 
 JSON = dict[str, Any]
 _DATE = re.compile(
