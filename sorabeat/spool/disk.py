@@ -79,6 +79,10 @@ class DiskSpool:
         self._corrupt: deque[tuple[str, int]] = deque(recovery.set_aside)
         self._used = sum(s.size for s in self._segments) + sum(n for _, n in self._corrupt)
         self._room_freed = 0  # how many times space was freed: a failure older than that may retry
+        # bytes of acknowledged segments being deleted: still on disk, so still in _used
+        # until their unlink returns (counting them freed earlier let a blocked append
+        # write while they were there, and the directory exceed max_size)
+        self._freeing = 0
         self._reserved = 0  # bytes framed and waiting for the writer
         self._next_seq = recovery.next_seq
         self._position = recovery.position  # oldest unacknowledged, in memory
@@ -236,6 +240,13 @@ class DiskSpool:
                 return []
         need = sum(map(len, payloads)) + HEADER_SIZE * len(payloads) + SEGMENT_HEADER_SIZE
         while self._used + self._reserved + need > self.max_size:
+            if self._freeing and self._used - self._freeing + self._reserved + need <= (
+                self.max_size
+            ):
+                # deletions under way make room: wait for them rather than drop anything
+                waiter = self._changed
+                await waiter.wait()
+                continue
             if self._corrupt:  # never replayed: they go first, whatever the policy
                 await self._delete_oldest_corrupt(f"max_size ({self.max_size} bytes) is reached")
                 continue
@@ -453,12 +464,17 @@ class DiskSpool:
         while len(self._segments) > 1 and self._segments[0].end <= below:
             seg = self._segments.pop(0)
             seg.gone = True
-            self._used -= seg.size
             doomed.append(seg)
         if doomed:
-            self._gauges()
-            self._notify()
-            await self._unlink([s.path for s in doomed])
+            freed = sum(seg.size for seg in doomed)
+            self._freeing += freed
+            try:
+                await self._unlink([s.path for s in doomed])
+            finally:
+                self._freeing -= freed
+                self._used -= freed
+                self._gauges()
+                self._notify()
         return bool(doomed)
 
     async def _unlink(self, paths: list[str]) -> None:

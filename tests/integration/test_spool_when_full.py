@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 import pytest
 
 from sorabeat.monitoring.registry import Registry
+from sorabeat.spool import disk as disk_module
 from sorabeat.spool.disk import DiskSpool
 from sorabeat.spool.segment import segment_name
 from sorabeat.spool.settings import WhenFull
@@ -200,4 +202,39 @@ async def test_set_aside_files_count_toward_max_size_and_go_first(
     assert metrics.counter("spool.corrupt.deleted") == 2
     assert metrics.total("spool.events.dropped") == 0  # they went before any event
     assert any(str(older) in r.getMessage() for r in caplog.records)
+    await spool.close()
+
+
+async def test_a_blocked_append_waits_until_freed_segments_are_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # acknowledged segments count as freed only once their unlink returned: a slow unlink
+    # (a busy disk) must not let a blocked append write while they are still on disk
+    real_unlink_all = disk_module._unlink_all
+
+    def slow_unlink_all(paths: list[str]) -> None:
+        time.sleep(0.2)
+        real_unlink_all(paths)
+
+    monkeypatch.setattr(disk_module, "_unlink_all", slow_unlink_all)
+    directory = str(tmp_path / "spool")
+    spool, metrics = await open_full(directory, "block")
+    peak = 0
+
+    async def produce() -> None:
+        nonlocal peak
+        for batch in batches(30):
+            await spool.append(batch)
+            peak = max(peak, segment_bytes(directory))
+
+    producer = asyncio.ensure_future(produce())
+    received: list[bytes] = []
+    while len(received) < 120:
+        batch = await get(spool, 7)
+        received.extend(batch.events)
+        spool.ack(batch, len(batch.events))
+    await asyncio.wait_for(producer, WAIT)
+    assert received == [e for b in batches(30) for e in b]
+    assert peak <= MAX_SIZE
+    assert metrics.total("spool.events.dropped") == 0
     await spool.close()
