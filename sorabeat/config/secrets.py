@@ -28,6 +28,8 @@ from sorabeat.credentials import redact_url, url_credentials
 # Header values are secret whatever the header's name (X-Auth-Token, X-Secret, ...), except
 # these, which carry nothing a client would keep to itself.
 HARMLESS_HEADERS = frozenset({"content-type", "accept", "user-agent", "accept-encoding"})
+# settings holding such headers: the clients' own, and those sent to a proxy
+HEADER_SETTINGS = frozenset({"headers", "proxy_headers"})
 
 
 def secret_paths() -> list[Path]:
@@ -42,7 +44,7 @@ def _matches(pattern: Path, path: Path) -> bool:
 
 def _is_secret(path: Path, key: str, value: Any, patterns: list[Path]) -> bool:
     child = (*path, key)
-    if bool(path) and path[-1] == "headers":
+    if bool(path) and path[-1] in HEADER_SETTINGS:
         return key.lower() not in HARMLESS_HEADERS
     return value is not None and any(_matches(p, child) for p in patterns)
 

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 import httpx
 
 from sorabeat import __version__
+from sorabeat.credentials import redact_url
 from sorabeat.es.bulk import ServerInfo
 from sorabeat.es.hosts import HostURL
 from sorabeat.es.root import read_root
 from sorabeat.es.settings import ElasticsearchSettings
+from sorabeat.proxy.http import http_proxy
 from sorabeat.tls import client_context
 
 log = logging.getLogger("sorabeat.elasticsearch")
@@ -87,9 +89,11 @@ class ElasticsearchHost:
             limits=httpx.Limits(
                 max_connections=settings.worker, max_keepalive_connections=settings.worker
             ),
-            proxy=settings.proxy_url,
+            proxy=http_proxy(settings.proxy_url, settings.proxy_headers, settings.proxy_disable),
             trust_env=not settings.proxy_disable,
         )
+        if settings.proxy_url and not settings.proxy_disable:
+            log.info("%s: through the proxy %s", url, redact_url(settings.proxy_url))
         self.server: ServerInfo | None = None
         self._probe_lock = asyncio.Lock()
         self._params = {"filter_path": FILTER_PATH, **settings.parameters}

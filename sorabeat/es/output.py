@@ -308,4 +308,6 @@ def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out ({type(exc).__name__})"
+    if isinstance(exc, httpx.ProxyError):  # the proxy's answer to CONNECT
+        return f"the proxy refused the tunnel: {text}"
     return text

@@ -34,6 +34,25 @@ async def _test_host(settings: ElasticsearchSettings, text: str, write: Write) -
         write(f"  parse url... ERROR {exc}")
         return False
     write("  parse url... OK")
+    if settings.proxy_url and not settings.proxy_disable:
+        # the host may be reachable only through the proxy: no direct DNS, dial or TLS steps
+        write(f"  proxy: {redact_url(settings.proxy_url)}")
+    elif not await _test_direct(settings, url, write):
+        return False
+    host = ElasticsearchHost(url, settings)
+    try:
+        server = await host.connect()
+    except (httpx.HTTPError, RootError) as exc:
+        write(f"  talk to server... ERROR {exc or type(exc).__name__}")
+        return False
+    finally:
+        await host.close()
+    write("  talk to server... OK")
+    write(f"  version: {'.'.join(map(str, server.version))} ({server.distribution})")
+    return True
+
+
+async def _test_direct(settings: ElasticsearchSettings, url: HostURL, write: Write) -> bool:
     write("  connection...")
     loop = asyncio.get_running_loop()
     try:
@@ -55,19 +74,7 @@ async def _test_host(settings: ElasticsearchSettings, text: str, write: Write) -
         write(f"    dial up... ERROR {exc or 'timed out'}")
         return False
     write("    dial up... OK")
-    if not await _test_tls(settings, url, write):
-        return False
-    host = ElasticsearchHost(url, settings)
-    try:
-        server = await host.connect()
-    except (httpx.HTTPError, RootError) as exc:
-        write(f"  talk to server... ERROR {exc or type(exc).__name__}")
-        return False
-    finally:
-        await host.close()
-    write("  talk to server... OK")
-    write(f"  version: {'.'.join(map(str, server.version))} ({server.distribution})")
-    return True
+    return await _test_tls(settings, url, write)
 
 
 async def _test_tls(settings: ElasticsearchSettings, url: HostURL, write: Write) -> bool:

@@ -9,6 +9,7 @@ from sorabeat.config.schema import PositiveSeconds, Range, header_problems, sett
 from sorabeat.es.format import EventFormat, FormatError
 from sorabeat.es.hosts import parse_host
 from sorabeat.outputs.backoff import BackoffSettings
+from sorabeat.proxy.http import proxy_url_problem
 from sorabeat.tls import TLSSettings
 
 DEFAULT_INDEX = "sorabeat-%{[agent.version]}-%{+yyyy.MM.dd}"
@@ -82,9 +83,16 @@ class ElasticsearchSettings:
     api_key: str | None = setting(None, secret=True, doc="API key as id:key.")
     headers: dict[str, str] = setting(factory=dict, doc="Extra HTTP headers.")
     proxy_url: str | None = setting(
-        None, doc="HTTP proxy for Elasticsearch (default: the HTTP(S)_PROXY environment)."
+        None,
+        doc="HTTP proxy, http(s)://[user:password@]host:port (CONNECT for https hosts); "
+        "default: the HTTP_PROXY/HTTPS_PROXY/NO_PROXY environment.",
     )
-    proxy_disable: bool = setting(False, doc="Ignore the proxy environment variables.")
+    proxy_disable: bool = setting(
+        False, doc="No proxy at all: ignore proxy_url and the proxy environment variables."
+    )
+    proxy_headers: dict[str, str] = setting(
+        factory=dict, doc="Headers sent to the proxy (the CONNECT request too); secret."
+    )
     parameters: dict[str, str] = setting(factory=dict, doc="Extra query parameters of _bulk.")
     pipeline: str | None = setting(None, doc="Ingest pipeline (a format string).")
     index: str | None = setting(
@@ -120,6 +128,11 @@ class ElasticsearchSettings:
         if self.api_key is not None and (self.username or self.password):
             out.append(("api_key", "set either api_key or username/password, not both"))
         out.extend(header_problems(self.headers))
+        out.extend(header_problems(self.proxy_headers, "proxy_headers"))
+        if self.proxy_url and not self.proxy_disable:
+            problem = proxy_url_problem(self.proxy_url)
+            if problem:
+                out.append(("proxy_url", problem))
         # a configured Authorization header would silently replace the other credentials
         header_auth = any(name.lower() == "authorization" for name in self.headers)
         if header_auth and (self.api_key is not None or self.username is not None):

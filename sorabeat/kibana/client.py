@@ -41,6 +41,8 @@ class KibanaClient:
             headers=headers,
             verify=verify,  # type: ignore[arg-type]
             timeout=httpx.Timeout(connection.timeout),
+            proxy=connection.proxy,
+            trust_env=not connection.proxy_disable,
         )
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
@@ -50,6 +52,11 @@ class KibanaClient:
             raise KibanaError(
                 f"Kibana at {self.connection.url} did not answer within "
                 f"{self.connection.timeout:g}s (setup.kibana.timeout)"
+            ) from None
+        except httpx.ProxyError as exc:  # the proxy's answer to CONNECT
+            raise KibanaError(
+                f"the proxy refused the tunnel to Kibana at {self.connection.url}: {exc} "
+                "(setup.kibana.proxy_url)"
             ) from None
         except httpx.HTTPError as exc:
             cause: BaseException | None = exc

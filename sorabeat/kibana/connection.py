@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
 from sorabeat.es.client import credentials_header
 from sorabeat.es.hosts import HostURL, parse_host
 from sorabeat.es.settings import ElasticsearchSettings
 from sorabeat.kibana.settings import DEFAULT_PORT, KibanaSettings
+from sorabeat.proxy.http import http_proxy
 from sorabeat.tls import TLSSettings
 
 
@@ -21,6 +24,8 @@ class Connection:
     ssl: TLSSettings
     ssl_from: str
     timeout: float
+    proxy: httpx.Proxy | None = None
+    proxy_disable: bool = False
 
     def api(self, path: str) -> str:
         """``/api/...`` of the configured space (``/s/<space>/api/...``)."""
@@ -58,4 +63,6 @@ def resolve(kibana: KibanaSettings, es: ElasticsearchSettings | None) -> Connect
         ssl=ssl,
         ssl_from=ssl_from,
         timeout=kibana.timeout,
+        proxy=http_proxy(kibana.proxy_url, kibana.proxy_headers, kibana.proxy_disable),
+        proxy_disable=kibana.proxy_disable,
     )

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from sorabeat.config.schema import Pattern, PositiveSeconds, setting
+from sorabeat.config.schema import Pattern, PositiveSeconds, header_problems, setting
 from sorabeat.es.hosts import parse_host
+from sorabeat.proxy.http import proxy_url_problem
 from sorabeat.tls import TLSSettings
 
 DEFAULT_PORT = 5601
@@ -42,6 +43,17 @@ class KibanaSettings:
         factory=TLSSettings,
         doc="TLS to Kibana. Left entirely unset, the Elasticsearch output's ssl settings are used.",
     )
+    proxy_url: str | None = setting(
+        None,
+        doc="HTTP proxy, http(s)://[user:password@]host:port (CONNECT for https hosts); "
+        "default: the HTTP_PROXY/HTTPS_PROXY/NO_PROXY environment.",
+    )
+    proxy_disable: bool = setting(
+        False, doc="No proxy at all: ignore proxy_url and the proxy environment variables."
+    )
+    proxy_headers: dict[str, str] = setting(
+        factory=dict, doc="Headers sent to the proxy (the CONNECT request too); secret."
+    )
 
     def has_credentials(self) -> bool:
         return not (self.username is None and self.password is None and self.api_key is None)
@@ -54,6 +66,11 @@ class KibanaSettings:
             parse_host(self.host, self.protocol, self.path, DEFAULT_PORT)
         except ValueError as exc:
             out.append(("host", str(exc)))
+        out.extend(header_problems(self.proxy_headers, "proxy_headers"))
+        if self.proxy_url and not self.proxy_disable:
+            problem = proxy_url_problem(self.proxy_url)
+            if problem:
+                out.append(("proxy_url", problem))
         return out
 
 

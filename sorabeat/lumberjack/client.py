@@ -8,6 +8,7 @@ restarts the read deadline (Logstash sends ``A 0`` every 5 s while it is busy).
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 from collections.abc import Callable
@@ -15,7 +16,11 @@ from typing import NoReturn
 
 from sorabeat.lumberjack.hosts import Endpoint
 from sorabeat.lumberjack.protocol import AckProgress, AckReader, AckTracker, ProtocolError
+from sorabeat.proxy.socks5 import Socks5Error
+from sorabeat.proxy.socks5_dial import Socks5Proxy, open_socks5_connection
 from sorabeat.tls import TLSSettings, client_context, describe_tls_error
+
+log = logging.getLogger("sorabeat.lumberjack")
 
 READ_SIZE = 65536
 
@@ -68,6 +73,24 @@ def _closed_error(exc: BaseException) -> TransportError:
     return PeerClosedError(describe(exc))
 
 
+async def _dial_through(
+    proxy: Socks5Proxy, endpoint: Endpoint, context: ssl.SSLContext | None, handshake_timeout: float
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A SOCKS5 tunnel to the endpoint, then TLS inside it: the certificate is checked
+    against the Logstash host name, never the proxy's."""
+    log.debug("logstash %s: dialing through SOCKS5 proxy %s", endpoint, proxy)
+    reader, writer = await open_socks5_connection(proxy, endpoint.host, endpoint.port)
+    if context is not None:
+        try:
+            await writer.start_tls(
+                context, server_hostname=endpoint.host, ssl_handshake_timeout=handshake_timeout
+            )
+        except BaseException:
+            writer.transport.abort()
+            raise
+    return reader, writer
+
+
 class LumberjackClient:
     """An open connection. ``send`` writes a window; ``receive`` reads ACKs until the
     connection fails and reports each bit of progress, oldest window first."""
@@ -97,9 +120,10 @@ class LumberjackClient:
         *,
         io_timeout: float,
         tls: TLSSettings | None = None,
+        proxy: Socks5Proxy | None = None,
     ) -> LumberjackClient:
-        """Dial within ``io_timeout`` (TCP and TLS handshake together); the connection then
-        bounds each write and ACK read by the same."""
+        """Dial within ``io_timeout`` (TCP, SOCKS5 negotiation and TLS handshake together);
+        the connection then bounds each write and ACK read by the same."""
         timeout = io_timeout
         context = None
         if tls is not None and tls.active():
@@ -109,18 +133,26 @@ class LumberjackClient:
                 raise TLSFailureError(describe(exc)) from None
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
-                    endpoint.host,
-                    endpoint.port,
-                    ssl=context,
-                    server_hostname=endpoint.host if context else None,
-                    ssl_handshake_timeout=timeout if context else None,
-                )
+                if proxy is not None:
+                    reader, writer = await _dial_through(proxy, endpoint, context, timeout)
+                else:
+                    reader, writer = await asyncio.open_connection(
+                        endpoint.host,
+                        endpoint.port,
+                        ssl=context,
+                        server_hostname=endpoint.host if context else None,
+                        ssl_handshake_timeout=timeout if context else None,
+                    )
         except TimeoutError:
-            raise ConnectError(f"no connection within {timeout:g}s") from None
+            through = f" through SOCKS5 proxy {proxy}" if proxy is not None else ""
+            raise ConnectError(f"no connection{through} within {timeout:g}s") from None
         except ssl.SSLError as exc:
             raise TLSFailureError(f"TLS handshake failed: {describe(exc)}") from None
+        except Socks5Error as exc:
+            raise ConnectError(f"SOCKS5 proxy {proxy}: {exc}") from None
         except OSError as exc:
+            if proxy is not None:
+                raise ConnectError(f"SOCKS5 proxy {proxy}: {describe(exc)}") from None
             raise ConnectError(describe(exc)) from None
         except (UnicodeError, ValueError) as exc:  # a name the resolver cannot even encode
             raise ConnectError(f"cannot resolve {endpoint.host!r}: {exc}") from None

@@ -148,7 +148,7 @@ class LogstashOutput:
             settings = self.settings  # read anew: a fixed configuration applies at once
             try:
                 client = await LumberjackClient.connect(
-                    endpoint, io_timeout=settings.timeout, tls=settings.ssl
+                    endpoint, io_timeout=settings.timeout, tls=settings.ssl, proxy=settings.proxy()
                 )
             except Exception as exc:
                 if not isinstance(exc, TransportError):

@@ -33,17 +33,11 @@ async def _test_host(text: str, settings: LogstashSettings, write: Callable[[str
         write(f"    parse host... ERROR {exc}")
         return False
     write("    parse host... OK")
-    loop = asyncio.get_running_loop()
-    try:
-        async with asyncio.timeout(settings.timeout):
-            infos = await loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
-    except (OSError, TimeoutError, UnicodeError) as exc:
-        write(f"    dns lookup... ERROR {describe(exc)}")
-        return False
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    write("    dns lookup... OK")
-    write(f"    addresses: {', '.join(addresses)}")
-    if not await _dial(endpoint, settings.timeout, write):
+    proxy = settings.proxy()
+    if proxy is not None:
+        # the proxy resolves and dials: the steps below go through it
+        write(f"    SOCKS5 proxy: {proxy}")
+    elif not await _resolve_and_dial(endpoint, settings.timeout, write):
         return False
     tls = settings.ssl if settings.ssl.active() else None
     if tls is None:
@@ -61,7 +55,9 @@ async def _test_host(text: str, settings: LogstashSettings, write: Callable[[str
         write(f"  compression... ERROR {exc}")
         return False
     try:
-        client = await LumberjackClient.connect(endpoint, io_timeout=settings.timeout, tls=tls)
+        client = await LumberjackClient.connect(
+            endpoint, io_timeout=settings.timeout, tls=tls, proxy=proxy
+        )
     except TransportError as exc:
         write(f"    handshake... ERROR {exc}" if tls else f"  dial up... ERROR {exc}")
         return False
@@ -77,6 +73,22 @@ async def _test_host(text: str, settings: LogstashSettings, write: Callable[[str
         return await _talk(client, min(settings.timeout, TALK_WAIT), write)
     finally:
         client.abort()
+
+
+async def _resolve_and_dial(
+    endpoint: Endpoint, io_timeout: float, write: Callable[[str], None]
+) -> bool:
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(io_timeout):
+            infos = await loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
+    except (OSError, TimeoutError, UnicodeError) as exc:
+        write(f"    dns lookup... ERROR {describe(exc)}")
+        return False
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    write("    dns lookup... OK")
+    write(f"    addresses: {', '.join(addresses)}")
+    return await _dial(endpoint, io_timeout, write)
 
 
 async def _dial(endpoint: Endpoint, limit: float, write: Callable[[str], None]) -> bool:

@@ -8,6 +8,7 @@ from typing import Annotated
 from sorabeat.config.schema import PositiveSeconds, Range, Seconds, setting
 from sorabeat.lumberjack.hosts import parse_host
 from sorabeat.outputs.backoff import BackoffSettings
+from sorabeat.proxy.socks5_dial import Socks5Proxy
 from sorabeat.tls import TLSSettings
 
 
@@ -62,6 +63,23 @@ class LogstashSettings:
     backoff: BackoffSettings = setting(factory=BackoffSettings, doc="Reconnect backoff.")
     index: str = setting("sorabeat", doc="Sets @metadata.beat (lowercased).")
     ssl: TLSSettings = setting(factory=TLSSettings, doc="TLS to Logstash.")
+    proxy_url: str | None = setting(
+        None,
+        doc="SOCKS5 proxy, socks5://[user:password@]host[:port] (port 1080 by default; "
+        "socks5h:// alike); TLS to Logstash runs inside the tunnel, verified against the "
+        "Logstash host name. No proxy by default (the proxy environment variables are not read).",
+    )
+    proxy_use_local_resolver: bool = setting(
+        False,
+        doc="Resolve the Logstash host names here and hand the proxy an address; false: "
+        "the proxy resolves them.",
+    )
+
+    def proxy(self) -> Socks5Proxy | None:
+        """The parsed proxy_url (problems() has vetted it)."""
+        if not self.proxy_url:
+            return None
+        return Socks5Proxy.parse(self.proxy_url, local_resolve=self.proxy_use_local_resolver)
 
     def problems(self) -> list[tuple[str, str]]:
         if self.enabled and not self.hosts:
@@ -72,4 +90,9 @@ class LogstashSettings:
                 parse_host(host)
             except ValueError as exc:
                 out.append(("hosts", str(exc)))
+        if self.proxy_url:
+            try:
+                self.proxy()
+            except ValueError as exc:
+                out.append(("proxy_url", str(exc)))
         return out

@@ -59,3 +59,32 @@ def test_passwords_written_into_urls_are_masked_and_known_as_secrets() -> None:
     with pytest.raises(ValueError, match="invalid port") as info:
         parse_host("https://elastic:Sup3rS3cret@es:99999")
     assert "Sup3rS3cret" not in str(info.value)
+
+
+def test_proxy_credentials_are_secrets() -> None:
+    """proxy_url userinfo and proxy_headers values, for every client that has them."""
+    from sorabeat.config.secrets import SecretScrubber, secret_values
+
+    data = {
+        "output": {
+            "logstash": {"proxy_url": "socks5://shipper:s0cks%40pw@proxy:1080"},
+            "elasticsearch": {
+                "proxy_url": "http://u:http-proxy-pw@proxy:3128",
+                "proxy_headers": {"Proxy-Authorization": "Basic cHJveHk6cHc=", "X-Id": "tok-123"},
+            },
+        },
+        "setup": {"kibana": {"proxy_headers": {"X-Kibana-Proxy": "kb-proxy-token"}}},
+    }
+    masked = mask_secrets(data)
+    assert masked["output"]["logstash"]["proxy_url"] == f"socks5://shipper:{MASK}@proxy:1080"
+    assert masked["output"]["elasticsearch"]["proxy_headers"] == {
+        "Proxy-Authorization": MASK,
+        "X-Id": MASK,
+    }
+    assert masked["setup"]["kibana"]["proxy_headers"] == {"X-Kibana-Proxy": MASK}
+    secrets = secret_values(data)
+    for value in ("s0cks@pw", "s0cks%40pw", "http-proxy-pw", "cHJveHk6cHc=", "tok-123"):
+        assert value in secrets
+    scrubber = SecretScrubber(secrets)
+    line = "proxy said: kb-proxy-token s0cks@pw cHJveHk6cHc="
+    assert scrubber.scrub(line) == f"proxy said: {MASK} {MASK} {MASK}"
