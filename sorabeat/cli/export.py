@@ -80,8 +80,13 @@ def export_template(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(f"--es.version: {exc}", 2) from None
     try:
+        es = loaded.settings.output.elasticsearch
         _name, body = render_template(
-            loaded.settings.setup.template, setup_agent(loaded), ServerInfo(version)
+            loaded.settings.setup.template,
+            setup_agent(loaded),
+            ServerInfo(version),
+            loaded.settings.setup.ilm,
+            es.index if es is not None and es.enabled else None,
         )
     except SetupError as exc:
         raise CliError(str(exc)) from None

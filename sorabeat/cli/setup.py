@@ -47,7 +47,8 @@ def index_management(loaded: LoadedSettings, write: Write, _forced: bool) -> Non
             "(or pass -E output.elasticsearch.hosts=[...] with the other output disabled)"
         )
     try:
-        asyncio.run(load_template(es, loaded.settings.setup.template, setup_agent(loaded), write))
+        setup = loaded.settings.setup
+        asyncio.run(load_template(es, setup.template, setup_agent(loaded), write, setup.ilm))
     except SetupError as exc:
         raise CliError(f"Index management failed: {exc}") from None
 

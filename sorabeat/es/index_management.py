@@ -1,4 +1,7 @@
-"""``sorabeat setup --index-management``: load the index template into Elasticsearch."""
+"""``sorabeat setup --index-management``: load the lifecycle policy and the index template
+into Elasticsearch, as metricbeat 8 does: the policy first (the template names it), then a
+composable template with ``data_stream: {}`` whose pattern is the data stream's name. The
+data stream itself is created by the first ``create`` into it."""
 
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from sorabeat.es.hosts import parse_host
 from sorabeat.es.output import agent_fields
 from sorabeat.es.response import error_reason
 from sorabeat.es.root import RootError
-from sorabeat.es.settings import ElasticsearchSettings, TemplateSettings
+from sorabeat.es.routing import default_index, writes_data_stream
+from sorabeat.es.settings import ElasticsearchSettings, IlmSettings, TemplateSettings
 from sorabeat.es.template import build_template, template_path
 from sorabeat.event import AgentInfo, format_timestamp
 from sorabeat.tls import TLSConfigError
@@ -32,10 +36,52 @@ class SetupError(Exception):
     """A setup step failed; the message says which and why."""
 
 
-def template_names(template: TemplateSettings, agent: AgentInfo) -> tuple[str, str]:
-    """(name, pattern) with the agent fields resolved; both must be constant."""
+# metricbeat 8's default policy: roll the backing index over at 50gb per primary shard or
+# after 30 days, keep everything (deleting is the user's decision)
+DEFAULT_POLICY: dict[str, Any] = {
+    "policy": {
+        "phases": {
+            "hot": {
+                "min_age": "0ms",
+                "actions": {"rollover": {"max_primary_shard_size": "50gb", "max_age": "30d"}},
+            }
+        }
+    }
+}
+
+
+def load_policy(ilm: IlmSettings) -> dict[str, Any]:
+    """The policy body: ``policy_file`` read and checked, or the default. Raises SetupError."""
+    if ilm.policy_file is None:
+        return DEFAULT_POLICY
+    try:
+        with open(ilm.policy_file, "rb") as f:
+            data = orjson.loads(f.read())
+    except OSError as exc:
+        raise SetupError(
+            f"setup.ilm.policy_file: cannot read {ilm.policy_file}: {exc.strerror}"
+        ) from None
+    except orjson.JSONDecodeError as exc:
+        raise SetupError(f"setup.ilm.policy_file: {ilm.policy_file} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("policy"), dict):
+        raise SetupError(
+            f"setup.ilm.policy_file: {ilm.policy_file} must hold an object with a "
+            '"policy" object, like {"policy": {"phases": {...}}}'
+        )
+    return data
+
+
+def template_names(
+    template: TemplateSettings, agent: AgentInfo, data_stream: bool = False
+) -> tuple[str, str]:
+    """(name, pattern) with the agent fields resolved; both must be constant. The default
+    pattern is the name itself for the data stream (a wider one would turn the daily
+    indices into data streams too), else the name followed by ``-*``."""
+    pattern = template.pattern
+    if pattern is None:
+        pattern = template.name if data_stream else template.name + "-*"
     out = []
-    for key, text in (("name", template.name), ("pattern", template.pattern)):
+    for key, text in (("name", template.name), ("pattern", pattern)):
         try:
             value = EventFormat(text, agent_fields(agent)).value
         except FormatError as exc:
@@ -50,24 +96,35 @@ def template_names(template: TemplateSettings, agent: AgentInfo) -> tuple[str, s
 
 
 def render_template(
-    template: TemplateSettings, agent: AgentInfo, server: ServerInfo = CURRENT_ES
+    template: TemplateSettings,
+    agent: AgentInfo,
+    server: ServerInfo = CURRENT_ES,
+    ilm: IlmSettings | None = None,
+    index: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """(template name, body) from the packaged fields.yml."""
-    name, pattern = template_names(template, agent)
+    """(template name, body) from the packaged fields.yml; for the data stream when
+    ``output.elasticsearch.index`` (``index``) is unset, ILM is enabled and the cluster
+    has both."""
+    data_stream = writes_data_stream(index, ilm is not None and ilm.enabled, server)
+    name, pattern = template_names(template, agent, data_stream)
     body = build_template(
         load_fields(),
         pattern=pattern,
         version=agent.version,
         user_settings=template.settings,
         server=server,
+        data_stream=data_stream,
+        lifecycle=ilm.policy_name if data_stream and ilm is not None else None,
     )
     return name, body
 
 
-def index_pattern_warning(es: ElasticsearchSettings, pattern: str, agent: AgentInfo) -> str | None:
+def index_pattern_warning(
+    es: ElasticsearchSettings, pattern: str, agent: AgentInfo, data_stream: bool = False
+) -> str | None:
     """A warning when today's index name would escape the template's pattern."""
     try:
-        fmt = EventFormat(es.index, agent_fields(agent))
+        fmt = EventFormat(default_index(es.index, data_stream), agent_fields(agent))
     except FormatError:
         return None
     if fmt.needs_event:
@@ -99,11 +156,44 @@ async def _connect(
     raise SetupError("cannot use Elasticsearch: " + "; ".join(problems))
 
 
+async def load_policy_into(host: ElasticsearchHost, ilm: IlmSettings, write: Write) -> None:
+    """libbeat's order: with ``check_exists`` (and no ``overwrite``) GET the policy and
+    keep an existing one; otherwise PUT it."""
+    body = load_policy(ilm)
+    path = f"/_ilm/policy/{ilm.policy_name}"
+    if ilm.check_exists and not ilm.overwrite:
+        exists = await host.client.get(path)
+        if exists.status_code == 200:
+            write(
+                f"ILM policy {ilm.policy_name} already exists; not overwritten "
+                "(setup.ilm.overwrite: true replaces it)"
+            )
+            return
+        if exists.status_code != 404:
+            raise SetupError(
+                f"GET {path} answered {exists.status_code}: {_reason(exists.content)} "
+                "(setup.ilm.check_exists: false skips this check)"
+            )
+    put = await host.client.put(path, content=orjson.dumps(body))
+    if not 200 <= put.status_code < 300:
+        raise SetupError(
+            f"Elasticsearch refused the ILM policy {ilm.policy_name} ({put.status_code}): "
+            f"{_reason(put.content)}"
+        )
+    write(f"Loaded ILM policy {ilm.policy_name}")
+
+
 async def load_template(
-    es: ElasticsearchSettings, template: TemplateSettings, agent: AgentInfo, write: Write
+    es: ElasticsearchSettings,
+    template: TemplateSettings,
+    agent: AgentInfo,
+    write: Write,
+    ilm: IlmSettings | None = None,
 ) -> None:
-    """HEAD the template; PUT it when absent or ``overwrite``. Raises SetupError."""
-    if not template.enabled:
+    """The ILM policy when writing the data stream, then the template: HEAD it, PUT it when
+    absent or ``overwrite``. Raises SetupError."""
+    ilm = ilm if ilm is not None else IlmSettings(enabled=False)
+    if not template.enabled and not ilm.enabled:
         write("Index template loading is disabled (setup.template.enabled: false)")
         return
     try:
@@ -112,8 +202,25 @@ async def load_template(
         raise SetupError(str(exc)) from None
     try:
         host, server = await _connect(hosts, write)
-        name, body = render_template(template, agent, server)
-        warning = index_pattern_warning(es, body["index_patterns"][0], agent)
+        data_stream = writes_data_stream(es.index, ilm.enabled, server)
+        if ilm.enabled and not data_stream:
+            write(
+                "ILM is not used: "
+                + (
+                    "output.elasticsearch.index is set, so events go to that index"
+                    if es.index is not None
+                    else f"{server.distribution} {'.'.join(map(str, server.version))} has no "
+                    "data streams with ILM (Elasticsearch 7.9 or later); events go to daily "
+                    "indices"
+                )
+            )
+        if data_stream:
+            await load_policy_into(host, ilm, write)
+        if not template.enabled:
+            write("Index template loading is disabled (setup.template.enabled: false)")
+            return
+        name, body = render_template(template, agent, server, ilm, es.index)
+        warning = index_pattern_warning(es, body["index_patterns"][0], agent, data_stream)
         if warning:
             write(f"Warning: {warning}")
         path = template_path(name, server)
@@ -132,7 +239,8 @@ async def load_template(
                 f"Elasticsearch refused the template {name} ({put.status_code}): "
                 f"{_reason(put.content)}"
             )
-        write(f"Loaded index template {name} (pattern {body['index_patterns'][0]})")
+        stream = ", data stream" if data_stream else ""
+        write(f"Loaded index template {name} (pattern {body['index_patterns'][0]}{stream})")
     except httpx.HTTPError as exc:
         raise SetupError(f"Elasticsearch request failed: {exc or type(exc).__name__}") from None
     finally:

@@ -27,6 +27,7 @@ from sorabeat.es.progress import BatchProgress
 from sorabeat.es.reply_plan import ReplyPlan, plan_reply
 from sorabeat.es.response import classify, parse_retry_after
 from sorabeat.es.root import CredentialsError, RootError
+from sorabeat.es.routing import Routes
 from sorabeat.es.settings import ElasticsearchSettings
 from sorabeat.event import AgentInfo, escape_html
 from sorabeat.failure_streak import FailureStreak
@@ -84,6 +85,7 @@ class ElasticsearchOutput:
         agent: AgentInfo,
         metrics: Registry,
         *,
+        data_streams: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Rand | None = None,
     ) -> None:
@@ -100,8 +102,7 @@ class ElasticsearchOutput:
         per_host = settings.worker
         self.max_in_flight = per_host * (len(self.hosts) if settings.loadbalance else 1)
         static = agent_fields(agent)
-        self.index = EventFormat(settings.index, static)
-        self.pipeline = EventFormat(settings.pipeline, static) if settings.pipeline else None
+        self.routes = Routes(settings, static, data_streams)
         dead_letter = settings.non_indexable_policy.dead_letter_index
         self.dead_letter = EventFormat(dead_letter.index, static) if dead_letter else None
         if self.dead_letter is not None and self.dead_letter.needs_event:
@@ -147,7 +148,7 @@ class ElasticsearchOutput:
                         self._host_failed(host)
                         raise
                     if self._builder is None:
-                        self._builder = ActionBuilder(self.index, self.pipeline, server)
+                        self._builder = self.routes.builder(server)
         assert self._builder is not None, "tenacity ended without a builder or an error"
         return self._builder
 

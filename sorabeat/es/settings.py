@@ -8,11 +8,40 @@ from typing import Annotated, Any, Literal
 from sorabeat.config.schema import PositiveSeconds, Range, header_problems, setting
 from sorabeat.es.format import EventFormat, FormatError
 from sorabeat.es.hosts import parse_host
+from sorabeat.es.rules import RoutingError, compile_rule
 from sorabeat.outputs.backoff import BackoffSettings
 from sorabeat.proxy.http import proxy_url_problem
 from sorabeat.tls import TLSSettings
 
 DEFAULT_INDEX = "sorabeat-%{[agent.version]}-%{+yyyy.MM.dd}"
+DATA_STREAM = "sorabeat-%{[agent.version]}"
+
+
+@dataclass(frozen=True)
+class IndexRule:
+    index: str | None = setting(None, doc="Index for events the rule matches (a format string).")
+    mappings: dict[str, str] = setting(
+        factory=dict, doc="With mappings, index is a key looked up here; the value is the index."
+    )
+    default: str | None = setting(None, doc="The index when the key is not in mappings.")
+    when: dict[str, Any] | None = setting(
+        None, doc="Condition (equals, contains, regexp, range, has_fields, or, and, not)."
+    )
+
+
+@dataclass(frozen=True)
+class PipelineRule:
+    pipeline: str | None = setting(
+        None, doc="Ingest pipeline for events the rule matches (a format string)."
+    )
+    mappings: dict[str, str] = setting(
+        factory=dict,
+        doc="With mappings, pipeline is a key looked up here; the value is the pipeline.",
+    )
+    default: str | None = setting(None, doc="The pipeline when the key is not in mappings.")
+    when: dict[str, Any] | None = setting(
+        None, doc="Condition (equals, contains, regexp, range, has_fields, or, and, not)."
+    )
 
 
 @dataclass(frozen=True)
@@ -67,7 +96,22 @@ class ElasticsearchSettings:
     )
     parameters: dict[str, str] = setting(factory=dict, doc="Extra query parameters of _bulk.")
     pipeline: str | None = setting(None, doc="Ingest pipeline (a format string).")
-    index: str = setting(DEFAULT_INDEX, doc="Target index (a format string).")
+    index: str | None = setting(
+        None,
+        doc="Target index (a format string). Default: the data stream "
+        "sorabeat-%{[agent.version]} when setup.ilm.enabled and the cluster is Elasticsearch "
+        "7.9 or later, else the daily index sorabeat-%{[agent.version]}-%{+yyyy.MM.dd}.",
+    )
+    indices: list[IndexRule] = setting(
+        factory=list,
+        doc="Per-event index rules, first match wins; @metadata._index wins over them, "
+        "index is the fallback.",
+    )
+    pipelines: list[PipelineRule] = setting(
+        factory=list,
+        doc="Per-event ingest pipeline rules, first match wins; @metadata.pipeline wins "
+        "over them, pipeline is the fallback.",
+    )
     document_id: Literal["auto", "deterministic"] = setting(
         "auto",
         doc="deterministic: _id from metricset, host, @timestamp and connection id, so a "
@@ -124,13 +168,57 @@ class ElasticsearchSettings:
                 continue
             if key.endswith("dead_letter_index.index") and compiled.needs_event:
                 out.append((key, "may reference agent fields and dates only, not event fields"))
+        out.extend(rule_problems(self))
         return out
+
+
+def rule_problems(es: ElasticsearchSettings) -> list[tuple[str, str]]:
+    """What is wrong in ``indices`` and ``pipelines``: formats, mappings, conditions."""
+    out: list[tuple[str, str]] = []
+    rules: list[tuple[str, IndexRule | PipelineRule]] = [
+        *((f"indices.{i}", r) for i, r in enumerate(es.indices)),
+        *((f"pipelines.{i}", r) for i, r in enumerate(es.pipelines)),
+    ]
+    for key, rule in rules:
+        try:
+            if isinstance(rule, IndexRule):
+                compile_rule("index", rule.index, rule, {"agent.version": "x"})
+            else:
+                compile_rule("pipeline", rule.pipeline, rule, {"agent.version": "x"})
+        except RoutingError as exc:
+            out.append((key, str(exc)))
+    return out
 
 
 @dataclass(frozen=True)
 class TemplateSettings:
     enabled: bool = setting(True, doc="Load the index template at setup.")
     name: str = setting("sorabeat-%{[agent.version]}", doc="Template name.")
-    pattern: str = setting("sorabeat-%{[agent.version]}-*", doc="Index pattern it applies to.")
+    pattern: str | None = setting(
+        None,
+        doc="Index pattern it applies to. Default: the template name when writing the data "
+        "stream (the pattern must not match the daily indices), else the name followed by -*.",
+    )
     overwrite: bool = setting(False, doc="Replace an existing template.")
     settings: dict[str, Any] = setting(factory=dict, doc="Extra index settings.")
+
+
+@dataclass(frozen=True)
+class IlmSettings:
+    enabled: bool = setting(
+        True,
+        doc="Write the data stream sorabeat-<version> with a lifecycle policy (Elasticsearch "
+        "7.9 or later); false, or OpenSearch or an older cluster: daily indices, no policy.",
+    )
+    policy_name: str = setting("sorabeat", doc="Name of the lifecycle policy.")
+    policy_file: str | None = setting(
+        None,
+        doc='A JSON file with your own policy ({"policy": {"phases": ...}}); default: a hot '
+        "phase rolling over at 50gb per primary shard or 30 days, as metricbeat 8.",
+    )
+    overwrite: bool = setting(False, doc="Replace an existing policy at setup.")
+    check_exists: bool = setting(
+        True,
+        doc="Ask whether the policy exists before loading it; false (for a user without the "
+        "read_ilm privilege) loads it every time.",
+    )

@@ -63,22 +63,26 @@ def build_template(
     version: str,
     user_settings: Mapping[str, Any] | None = None,
     server: ServerInfo = CURRENT_ES,
+    data_stream: bool = False,
+    lifecycle: str | None = None,
 ) -> dict[str, Any]:
-    """The template body: composable where the cluster has it, else legacy."""
+    """The template body: composable where the cluster has it, else legacy; with
+    ``data_stream`` the composable template makes matching names data streams, whose
+    backing indices ILM policy ``lifecycle`` manages."""
     props: dict[str, Any] = {}
     for s in sets:
         props = merge(props, properties(s.fields))
     user = _expand_dots(user_settings or {})
     source = user.pop("_source", None)
-    settings = merge(
-        {
-            "index": {
-                "mapping": {"total_fields": {"limit": TOTAL_FIELDS_LIMIT}},
-                "refresh_interval": "5s",
-            }
-        },
-        user,
-    )
+    base: dict[str, Any] = {
+        "index": {
+            "mapping": {"total_fields": {"limit": TOTAL_FIELDS_LIMIT}},
+            "refresh_interval": "5s",
+        }
+    }
+    if lifecycle is not None:
+        base["index"]["lifecycle"] = {"name": lifecycle}
+    settings = merge(base, user)
     mappings: dict[str, Any] = {
         "_meta": {"beat": "sorabeat", "version": version},
         "date_detection": False,
@@ -95,12 +99,15 @@ def build_template(
     if source is not None:
         mappings["_source"] = source
     if server.composable_templates:
-        return {
+        body: dict[str, Any] = {
             "index_patterns": [pattern],
             "priority": PRIORITY,
             "template": {"settings": settings, "mappings": mappings},
             "_meta": {"beat": "sorabeat", "version": version},
         }
+        if data_stream:
+            body["data_stream"] = {}
+        return body
     legacy: dict[str, Any] = {"index_patterns": [pattern], "order": 1, "settings": settings}
     legacy["mappings"] = {server.doc_type: mappings} if server.doc_type else mappings
     return legacy

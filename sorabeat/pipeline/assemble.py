@@ -123,7 +123,9 @@ def build_output(loaded: LoadedSettings, agent: AgentInfo, metrics: Registry) ->
     if name == "elasticsearch" and out.elasticsearch is not None:
         from sorabeat.es.output import ElasticsearchOutput
 
-        return ElasticsearchOutput(out.elasticsearch, agent, metrics)
+        return ElasticsearchOutput(
+            out.elasticsearch, agent, metrics, data_streams=settings.setup.ilm.enabled
+        )
     raise AssertionError(f"no output named {name}")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sorabeat.config.load import LoadedConfig, LoadOptions, load
 from sorabeat.config.schema import Seconds, setting
-from sorabeat.es.settings import ElasticsearchSettings, TemplateSettings
+from sorabeat.es.settings import ElasticsearchSettings, IlmSettings, TemplateSettings
 from sorabeat.event import EnvelopeFormat
 from sorabeat.kibana.settings import DashboardsSettings, KibanaSettings
 from sorabeat.logs.settings import LoggingSettings
@@ -96,6 +96,9 @@ class QueueSection:
 @dataclass(frozen=True)
 class SetupSettings:
     template: TemplateSettings = setting(factory=TemplateSettings, doc="Index template.")
+    ilm: IlmSettings = setting(
+        factory=IlmSettings, doc="Index lifecycle management and the data stream."
+    )
     kibana: KibanaSettings = setting(factory=KibanaSettings, doc="Kibana, for dashboards.")
     dashboards: DashboardsSettings = setting(
         factory=DashboardsSettings, doc="The data view, visualizations and dashboard."

@@ -7,7 +7,10 @@ its own process with a null store (it parses minimally and answers success), thr
 * elasticsearch-py ``helpers.streaming_bulk`` and ``helpers.parallel_bulk``, given the same
   events pre-serialized (their fastest input: no dict serialization in the timed part).
 
-Prints events/s and the ratio of sorabeat to the better helper. Run from the repository:
+Prints events/s and the ratio of sorabeat to the better helper, and first the cost of
+preparing the bulk lines alone (no HTTP): the default path, which never decodes an event,
+and with an ``indices`` rule, which decodes each event once to test its condition. Run from
+the repository:
 
     .venv/bin/python tools/bench/es_bulk.py [--events N] [--workers W]
 """
@@ -29,8 +32,10 @@ import orjson
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from sorabeat.es.output import ElasticsearchOutput  # noqa: E402
-from sorabeat.es.settings import ElasticsearchSettings  # noqa: E402
+from sorabeat.es.bulk import ServerInfo  # noqa: E402
+from sorabeat.es.output import ElasticsearchOutput, agent_fields  # noqa: E402
+from sorabeat.es.routing import Routes  # noqa: E402
+from sorabeat.es.settings import ElasticsearchSettings, IndexRule  # noqa: E402
 from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder, split_metadata  # noqa: E402
 from sorabeat.monitoring.registry import Registry  # noqa: E402
 
@@ -89,8 +94,28 @@ def start_emulator() -> tuple[subprocess.Popen[bytes], str]:
     return proc, str(orjson.loads(line)["url"])
 
 
-async def run_sorabeat(url: str, events: Sequence[bytes], workers: int, level: int) -> float:
-    settings = ElasticsearchSettings(hosts=[url], worker=workers, compression_level=level)
+RULES = [IndexRule(index="sorabeat-send", when={"equals": {"sora.connections.role": "sendonly"}})]
+
+
+def prepare_seconds(events: Sequence[bytes], rules: Sequence[IndexRule], runs: int) -> float:
+    """Best time of ``runs`` to prepare every event in batches of 1600 (no HTTP)."""
+    settings = ElasticsearchSettings(hosts=["es"], indices=list(rules))
+    best = float("inf")
+    for _ in range(runs):
+        builder = Routes(settings, agent_fields(AGENT), False).builder(ServerInfo((8, 15, 0)))
+        started = time.perf_counter()
+        for i in range(0, len(events), 1600):
+            builder.prepare_all(events[i : i + 1600])
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+async def run_sorabeat(
+    url: str, events: Sequence[bytes], workers: int, level: int, rules: Sequence[IndexRule] = ()
+) -> float:
+    settings = ElasticsearchSettings(
+        hosts=[url], worker=workers, compression_level=level, indices=list(rules)
+    )
     output = ElasticsearchOutput(settings, AGENT, Registry())
     slots = asyncio.Semaphore(output.max_in_flight)
 
@@ -146,11 +171,19 @@ def main() -> None:
     sources = [split_metadata(e)[1] for e in events]
     mean = sum(map(len, events)) / len(events)
     print(f"{len(events)} events, {mean:.0f} bytes each on average; cpus={os.cpu_count()}")
+    plain = prepare_seconds(events, (), args.runs)
+    ruled = prepare_seconds(events, RULES, args.runs)
+    for name, seconds in (("default (no decode)", plain), ("with an indices rule", ruled)):
+        print(f"prepare, {name:22s} {seconds / len(events) * 1e6:6.2f} us/event")
+    print(f"ratio rule / default: {ruled / plain:.1f}x (rules are opt-in)")
     measures: dict[str, Callable[[], float]] = {}
     for level in (1, 0):
         measures[f"sorabeat worker={args.workers} gzip={level}"] = lambda level=level: asyncio.run(
             run_sorabeat(url, events, args.workers, level)
         )
+    measures[f"sorabeat worker={args.workers} gzip=1 rule"] = lambda: asyncio.run(
+        run_sorabeat(url, events, args.workers, 1, RULES)
+    )
     for which in ("streaming_bulk", "parallel_bulk"):
         for chunk in (500, 1600):
             measures[f"elasticsearch-py {which} chunk={chunk}"] = lambda w=which, c=chunk: (

@@ -1,11 +1,16 @@
 """An Elasticsearch emulator for tests (reference: elasticsearch-and-spool.md, D3).
 
 Real HTTP on 127.0.0.1. ``GET/HEAD /``; index templates (composable and legacy), ILM
-policies, data streams; ``_bulk`` with per-item semantics (create/index/delete/update,
-409 on an existing ``_id``, 400 for a type conflict with the template or first-seen mapping,
-invalid index names, missing pipelines, data-stream rules); request-level errors (406, 400,
-413, 401/403 with WWW-Authenticate); gzip bodies; ``filter_path``; scriptable faults;
-introspection of what was stored, in arrival order. ``null_store`` answers every bulk item
+policies (``GET/PUT/DELETE _ilm/policy``), data streams as documented (created by the first
+``create`` into a name a ``data_stream`` template matches, or ``PUT _data_stream``; documents
+land in the backing index ``.ds-<name>-<date>-000001``; ``index``/``update``/``delete`` on a
+data stream are refused; ``GET/DELETE _data_stream``, ``POST <stream>/_rollover``); the
+index API (``_doc`` with ``op_type``, ``_create``); ``_count`` (``match_all``, ``exists``,
+``term``); ``_bulk`` with per-item semantics (create/index/delete/update, 409 on an existing
+``_id``, 400 for a type conflict with the template or first-seen mapping, invalid index
+names, missing pipelines, data-stream rules); request-level errors (406, 400, 413, 401/403
+with WWW-Authenticate); gzip bodies; ``filter_path``; scriptable faults; introspection of
+what was stored, in arrival order. ``null_store`` answers every bulk item
 with success after minimal parsing (for benchmarks).
 
 Run as a process: ``python -m tools.emulators.elasticsearch [--null-store] [--port N]``
@@ -24,6 +29,7 @@ import random
 import re
 import ssl
 import sys
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,6 +162,26 @@ class IndexState:
 
 
 @dataclass
+class DataStream:
+    name: str
+    template: str
+    indices: list[str] = field(default_factory=list)  # backing indices, the write index last
+
+    @property
+    def generation(self) -> int:
+        return len(self.indices)
+
+    @property
+    def write_index(self) -> str:
+        return self.indices[-1]
+
+
+def backing_index(name: str, generation: int) -> str:
+    """ES's name of a backing index: ``.ds-<data stream>-<yyyy.MM.dd>-<generation>``."""
+    return f".ds-{name}-{time.strftime('%Y.%m.%d', time.gmtime())}-{generation:06d}"
+
+
+@dataclass
 class RequestRecord:
     method: str
     path: str
@@ -206,6 +232,8 @@ class ElasticsearchEmulator:
         self.templates: dict[str, JSON] = {}
         self.legacy_templates: dict[str, JSON] = {}
         self.policies: dict[str, JSON] = {}
+        self.policy_versions: dict[str, int] = {}
+        self.data_streams: dict[str, DataStream] = {}
         self.pipelines: set[str] = set()
         self.indices: dict[str, IndexState] = {}
         self.arrivals: list[Arrival] = []
@@ -254,21 +282,43 @@ class ElasticsearchEmulator:
 
     def reset(self) -> None:
         self.indices.clear()
+        self.data_streams.clear()
         self.arrivals.clear()
         self.requests.clear()
         self.faults.clear()
 
     # ------------------------------------------------------------ introspection
+    def resolve(self, expression: str) -> list[str]:
+        """Concrete indices of a name, data stream or wildcard (hidden ``.`` names only
+        when asked for by name), as ES resolves a search target."""
+        names: list[str] = []
+        for part in expression.split(","):
+            if part in ("_all", "*"):
+                part = "*"
+            if part in self.data_streams:
+                names.extend(self.data_streams[part].indices)
+            elif "*" in part:
+                for name in sorted(self.indices):
+                    if not name.startswith(".") and fnmatch.fnmatchcase(name, part):
+                        names.append(name)
+                for stream in sorted(self.data_streams):
+                    if fnmatch.fnmatchcase(stream, part):
+                        names.extend(self.data_streams[stream].indices)
+            elif part in self.indices:
+                names.append(part)
+        return list(dict.fromkeys(names))
+
     def documents(self, index: str | None = None) -> list[JSON]:
-        names = [index] if index is not None else sorted(self.indices)
-        return [doc for n in names if n in self.indices for doc in self.indices[n].docs.values()]
+        names = self.resolve(index) if index is not None else sorted(self.indices)
+        return [doc for n in names for doc in self.indices[n].docs.values()]
 
     def count(self, index: str | None = None) -> int:
         return len(self.documents(index))
 
     def id_counts(self, index: str | None = None) -> collections.Counter[str]:
         """How many times each ``_id`` was written (an ``index`` over an existing one counts)."""
-        return collections.Counter(a.id for a in self.arrivals if index is None or a.index == index)
+        names = set(self.resolve(index)) if index is not None else None
+        return collections.Counter(a.id for a in self.arrivals if names is None or a.index in names)
 
     def bulk_requests(self) -> list[RequestRecord]:
         return [r for r in self.requests if r.path.endswith("/_bulk")]
@@ -320,10 +370,14 @@ class ElasticsearchEmulator:
             return self._template(request, parts[1], self.templates)
         if parts[0] == "_template" and len(parts) == 2:
             return self._template(request, parts[1], self.legacy_templates)
-        if parts[:2] == ["_ilm", "policy"] and len(parts) == 3:
-            return self._policy(request, parts[2])
-        if parts[0] == "_data_stream" and len(parts) == 2:
-            return self._data_stream(request, parts[1])
+        if parts[:2] == ["_ilm", "policy"] and len(parts) in (2, 3):
+            return self._policy(request, parts[2] if len(parts) == 3 else None)
+        if parts[0] == "_data_stream" and len(parts) in (1, 2):
+            return self._data_stream(request, parts[1] if len(parts) == 2 else None)
+        if len(parts) == 2 and parts[1] == "_rollover" and method == "POST":
+            return self._rollover(parts[0])
+        if len(parts) in (2, 3) and parts[1] in ("_doc", "_create"):
+            return self._index_api(request, parts)
         if parts[:2] == ["_ingest", "pipeline"] and len(parts) == 3 and method == "PUT":
             self.pipelines.add(parts[2])
             return self._json(200, {"acknowledged": True})
@@ -331,7 +385,17 @@ class ElasticsearchEmulator:
             name = parts[0]
             if parts[1] == "_refresh":
                 return self._json(200, {"_shards": {"total": 1, "successful": 1, "failed": 0}})
-            return self._json(200, {"count": self.count(name if name != "_all" else None)})
+            query: Any = {"match_all": {}}
+            if request.body:
+                try:
+                    query = orjson.loads(request.body).get("query", query)
+                except (orjson.JSONDecodeError, AttributeError):
+                    return self._error(400, "parse_exception", "request body is not an object")
+            try:
+                hits = sum(1 for doc in self.documents(name) if matches(doc, query))
+            except ValueError as exc:
+                return self._error(400, "parsing_exception", str(exc))
+            return self._json(200, {"count": hits})
         if len(parts) == 2 and parts[1] == "_mapping":
             state = self.indices.get(parts[0])
             if state is None:
@@ -421,26 +485,108 @@ class ElasticsearchEmulator:
             return self._json(200, {"acknowledged": True})
         return self._error(405, "method_not_allowed", request.method)
 
-    def _policy(self, request: Request, name: str) -> Response:
+    def _policy_json(self, name: str) -> JSON:
+        return {
+            "version": self.policy_versions[name],
+            "modified_date": "2026-01-01T00:00:00.000Z",
+            "policy": self.policies[name],
+            "in_use_by": {
+                "indices": [
+                    i
+                    for ds in self.data_streams.values()
+                    for i in ds.indices
+                    if self._lifecycle_of(ds) == name
+                ],
+                "data_streams": [
+                    ds.name for ds in self.data_streams.values() if self._lifecycle_of(ds) == name
+                ],
+                "composable_templates": [
+                    t for t, body in self.templates.items() if _lifecycle(body) == name
+                ],
+            },
+        }
+
+    def _lifecycle_of(self, stream: DataStream) -> str | None:
+        template = self.templates.get(stream.template)
+        return _lifecycle(template) if template is not None else None
+
+    def _policy(self, request: Request, name: str | None) -> Response:
         if request.method == "GET":
+            if name is None:
+                return self._json(200, {n: self._policy_json(n) for n in sorted(self.policies)})
             if name not in self.policies:
                 return self._error(
                     404, "resource_not_found_exception", f"Lifecycle policy not found: {name}"
                 )
-            return self._json(200, {name: {"version": 1, "policy": self.policies[name]}})
+            return self._json(200, {name: self._policy_json(name)})
+        if name is None:
+            return self._error(405, "method_not_allowed", request.method)
         if request.method == "PUT":
-            body = orjson.loads(request.body or b"{}")
-            self.policies[name] = body.get("policy", {})
+            try:
+                body = orjson.loads(request.body or b"{}")
+            except orjson.JSONDecodeError as exc:
+                return self._error(400, "x_content_parse_exception", str(exc))
+            if not isinstance(body, dict) or not isinstance(body.get("policy"), dict):
+                return self._error(400, "x_content_parse_exception", "Required [policy]")
+            policy = body["policy"]
+            unknown = set(policy.get("phases", {})) - {"hot", "warm", "cold", "frozen", "delete"}
+            if unknown:
+                return self._error(
+                    400,
+                    "illegal_argument_exception",
+                    f"Timeseries lifecycle does not support phase [{sorted(unknown)[0]}]",
+                )
+            self.policies[name] = policy
+            self.policy_versions[name] = self.policy_versions.get(name, 0) + 1
+            return self._json(200, {"acknowledged": True})
+        if request.method == "DELETE":
+            if name not in self.policies:
+                return self._error(
+                    404, "resource_not_found_exception", f"Lifecycle policy not found: {name}"
+                )
+            del self.policies[name]
             return self._json(200, {"acknowledged": True})
         return self._error(405, "method_not_allowed", request.method)
 
-    def _data_stream(self, request: Request, name: str) -> Response:
-        state = self.indices.get(name)
+    def _data_stream_json(self, stream: DataStream) -> JSON:
+        out: JSON = {
+            "name": stream.name,
+            "timestamp_field": {"name": "@timestamp"},
+            "indices": [
+                {"index_name": i, "index_uuid": base64.urlsafe_b64encode(i.encode()).decode()[:22]}
+                for i in stream.indices
+            ],
+            "generation": stream.generation,
+            "status": "GREEN",
+            "template": stream.template,
+            "hidden": False,
+            "system": False,
+        }
+        policy = self._lifecycle_of(stream)
+        if policy is not None:
+            out["ilm_policy"] = policy
+        return out
+
+    def _data_stream(self, request: Request, name: str | None) -> Response:
         if request.method == "GET":
-            if state is None or not state.data_stream:
+            pattern = name or "*"
+            found = [
+                self.data_streams[n]
+                for n in sorted(self.data_streams)
+                if fnmatch.fnmatchcase(n, pattern)
+            ]
+            if not found and "*" not in pattern:
                 return self._error(404, "index_not_found_exception", f"no such index [{name}]")
-            return self._json(200, {"data_streams": [{"name": name}]})
+            return self._json(200, {"data_streams": [self._data_stream_json(d) for d in found]})
+        if name is None:
+            return self._error(405, "method_not_allowed", request.method)
         if request.method == "PUT":
+            if name in self.data_streams:
+                return self._error(
+                    400,
+                    "resource_already_exists_exception",
+                    f"data_stream [{name}] already exists",
+                )
             template = self._matching_template(name)
             if template is None or "data_stream" not in template:
                 return self._error(
@@ -448,9 +594,86 @@ class ElasticsearchEmulator:
                     "illegal_argument_exception",
                     f"no matching index template found for data stream [{name}]",
                 )
-            self._create_index(name)
+            self._create_data_stream(name)
+            return self._json(200, {"acknowledged": True})
+        if request.method == "DELETE":
+            stream = self.data_streams.pop(name, None)
+            if stream is None:
+                return self._error(404, "index_not_found_exception", f"no such index [{name}]")
+            for index in stream.indices:
+                self.indices.pop(index, None)
             return self._json(200, {"acknowledged": True})
         return self._error(405, "method_not_allowed", request.method)
+
+    def _rollover(self, name: str) -> Response:
+        """``POST <data stream>/_rollover`` (unconditional): a new write index, the next
+        generation; what ILM's rollover action does."""
+        stream = self.data_streams.get(name)
+        if stream is None:
+            return self._error(
+                400, "illegal_argument_exception", f"rollover target [{name}] does not exist"
+            )
+        old = stream.write_index
+        new = backing_index(name, stream.generation + 1)
+        template = self.templates.get(stream.template)
+        self._create_index(new, template).data_stream = True
+        stream.indices.append(new)
+        return self._json(
+            200,
+            {
+                "acknowledged": True,
+                "shards_acknowledged": True,
+                "old_index": old,
+                "new_index": new,
+                "rolled_over": True,
+                "dry_run": False,
+                "conditions": {},
+            },
+        )
+
+    def _create_data_stream(self, name: str) -> DataStream:
+        template_name = next(
+            t for t, body in self.templates.items() if body is self._matching_template(name)
+        )
+        stream = DataStream(name, template_name)
+        index = backing_index(name, 1)
+        stream.indices.append(index)
+        self._create_index(index, self._matching_template(name)).data_stream = True
+        self.data_streams[name] = stream
+        return stream
+
+    def _index_api(self, request: Request, parts: list[str]) -> Response:
+        """``POST <target>/_doc``, ``PUT <target>/_doc/<id>[?op_type=create]``,
+        ``PUT <target>/_create/<id>``: one document, the same rules as a bulk item."""
+        if request.method not in ("POST", "PUT"):
+            return self._error(405, "method_not_allowed", request.method)
+        doc_id = parts[2] if len(parts) == 3 else None
+        op_type = request.query.get("op_type")
+        if op_type not in (None, "create", "index"):
+            return self._error(
+                400,
+                "illegal_argument_exception",
+                f"opType must be 'create' or 'index', found: [{op_type}]",
+            )
+        if parts[1] == "_create":
+            action = "create"
+        elif op_type is not None:
+            action = op_type
+        else:  # an auto-generated id is a create; an id without op_type overwrites
+            action = "create" if doc_id is None else "index"
+        try:
+            source = orjson.loads(request.body)
+        except orjson.JSONDecodeError as exc:
+            return self._error(400, "mapper_parsing_exception", f"failed to parse: {exc}")
+        if not isinstance(source, dict):
+            return self._error(400, "mapper_parsing_exception", "failed to parse")
+        item = self._apply(
+            Operation(action, parts[0], doc_id, source, request.query.get("pipeline"))
+        )
+        status = int(item["status"])
+        if "error" in item:
+            return self._json(status, {"error": item["error"], "status": status})
+        return self._json(status, {k: v for k, v in item.items() if k != "status"})
 
     def _matching_template(self, index: str) -> JSON | None:
         best: tuple[int, JSON] | None = None
@@ -463,15 +686,14 @@ class ElasticsearchEmulator:
                     best = (priority, template)
         return best[1] if best else None
 
-    def _create_index(self, name: str) -> IndexState:
+    def _create_index(self, name: str, template: JSON | None = None) -> IndexState:
         state = IndexState(name)
-        template = self._matching_template(name)
+        template = template if template is not None else self._matching_template(name)
         if template is not None:
             mappings = template.get("template", {}).get("mappings", {})
             state.mappings = flatten_mapping(mappings.get("properties", {}))
             state.dynamic = mappings.get("dynamic", True)
             state.date_detection = bool(mappings.get("date_detection", True))
-            state.data_stream = "data_stream" in template
         self.indices[name] = state
         return state
 
@@ -626,20 +848,35 @@ class ElasticsearchEmulator:
                     "reason": f"pipeline with id [{op.pipeline}] does not exist",
                 },
             }
+        stream = self.data_streams.get(op.index)
         state = self.indices.get(op.index)
-        if state is None:
+        if stream is None and state is None:
             template = self._matching_template(op.index)
-            if template is not None and "data_stream" in template and op.action != "create":
-                return {
-                    **base,
-                    "status": 400,
-                    "error": {
-                        "type": "illegal_argument_exception",
-                        "reason": DATA_STREAM_OP,
-                    },
-                }
-            state = self._create_index(op.index)
-        if state.data_stream:
+            if template is not None and "data_stream" in template:
+                # the first write creates the data stream, but only a valid create does
+                if op.action != "create":
+                    return {
+                        **base,
+                        "status": 400,
+                        "error": {"type": "illegal_argument_exception", "reason": DATA_STREAM_OP},
+                    }
+                if op.source is not None and "@timestamp" not in op.source:
+                    return {
+                        **base,
+                        "status": 400,
+                        "error": {
+                            "type": self.mapping_error_type,
+                            "reason": "data stream timestamp field [@timestamp] is missing",
+                        },
+                    }
+                stream = self._create_data_stream(op.index)
+            else:
+                state = self._create_index(op.index)
+        if stream is not None:
+            state = self.indices[stream.write_index]
+            base["_index"] = stream.write_index
+        assert state is not None
+        if stream is not None:
             if op.action != "create":
                 return {
                     **base,
@@ -699,7 +936,7 @@ class ElasticsearchEmulator:
         version = state.versions.get(doc_id, 0) + 1
         state.versions[doc_id] = version
         state.seq_no += 1
-        self.arrivals.append(Arrival(op.index, doc_id, source, op.action))
+        self.arrivals.append(Arrival(state.name, doc_id, source, op.action))
         return {
             **base,
             "_version": version,
@@ -832,6 +1069,40 @@ def parse_bulk(body: bytes, url_index: str | None, url_pipeline: str | None) -> 
             )
         )
     return operations
+
+
+def matches(document: JSON, query: Any) -> bool:
+    """The few queries a count needs: ``match_all``, ``exists``, ``term`` (dotted fields)."""
+    if not isinstance(query, dict) or len(query) != 1:
+        raise ValueError("query malformed, expected one query type")
+    ((kind, body),) = query.items()
+    if kind == "match_all":
+        return True
+    if kind == "exists" and isinstance(body, dict):
+        return _field(document, str(body.get("field"))) is not None
+    if kind == "term" and isinstance(body, dict) and len(body) == 1:
+        ((name, wanted),) = body.items()
+        if isinstance(wanted, dict):
+            wanted = wanted.get("value")
+        return bool(_field(document, name) == wanted)
+    raise ValueError(f"unknown query [{kind}]")
+
+
+def _field(document: Any, path: str) -> Any:
+    node = document
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _lifecycle(template: JSON) -> str | None:
+    settings = template.get("template", {}).get("settings", {})
+    name = settings.get("index", {}).get("lifecycle", {}).get("name")
+    if name is None:
+        name = settings.get("index.lifecycle.name")
+    return name if isinstance(name, str) else None
 
 
 def _invalid_index_name(name: str) -> str | None:

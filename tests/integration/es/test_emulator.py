@@ -4,13 +4,14 @@ D3): a test double is only as good as its fidelity."""
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import AsyncIterator
 
 import httpx
 import orjson
 import pytest
 
-from tools.emulators.elasticsearch import ElasticsearchEmulator, filter_path
+from tools.emulators.elasticsearch import DATA_STREAM_OP, ElasticsearchEmulator, filter_path
 
 pytestmark = pytest.mark.timeout(60)
 NDJSON = {"Content-Type": "application/x-ndjson"}
@@ -149,4 +150,79 @@ async def test_templates_and_data_streams(
     data = (await c.post("/_bulk", content=body, headers=NDJSON)).json()
     statuses = [next(iter(i.values()))["status"] for i in data["items"]]
     assert statuses == [400, 400, 400, 201]
-    assert es.indices["logs-x"].data_stream
+    assert data["items"][0]["index"]["error"]["reason"] == DATA_STREAM_OP
+    backing = data["items"][3]["create"]["_index"]
+    assert re.fullmatch(r"\.ds-logs-x-\d{4}\.\d{2}\.\d{2}-000001", backing)
+    assert es.indices[backing].data_stream
+    assert es.data_streams["logs-x"].indices == [backing]
+    assert es.count("logs-x") == 1 and es.count("logs-*") == 1
+
+
+async def test_data_stream_api_and_write_rules(
+    client: tuple[ElasticsearchEmulator, httpx.AsyncClient],
+) -> None:
+    es, c = client
+    assert (await c.get("/_data_stream/m-x")).status_code == 404
+    policy = {"policy": {"phases": {"hot": {"actions": {"rollover": {"max_age": "30d"}}}}}}
+    assert (await c.put("/_ilm/policy/p", json={"phases": {}})).status_code == 400
+    assert (
+        await c.put("/_ilm/policy/p", json={"policy": {"phases": {"x": {}}}})
+    ).status_code == 400
+    assert (await c.put("/_ilm/policy/p", json=policy)).status_code == 200
+    template = {
+        "index_patterns": ["m-x"],
+        "data_stream": {},
+        "template": {"settings": {"index": {"lifecycle": {"name": "p"}}}},
+    }
+    assert (await c.put("/_index_template/m", json=template)).status_code == 200
+    assert (await c.put("/_data_stream/m-x")).status_code == 200
+    assert (await c.put("/_data_stream/m-x")).json()["error"]["type"] == (
+        "resource_already_exists_exception"
+    )
+    (stream,) = (await c.get("/_data_stream/m-x")).json()["data_streams"]
+    assert stream["name"] == "m-x"
+    assert stream["generation"] == 1
+    assert stream["template"] == "m"
+    assert stream["ilm_policy"] == "p"
+    assert stream["timestamp_field"] == {"name": "@timestamp"}
+    backing = stream["indices"][0]["index_name"]
+    got = (await c.get("/_ilm/policy/p")).json()["p"]
+    assert got["in_use_by"] == {
+        "indices": [backing],
+        "data_streams": ["m-x"],
+        "composable_templates": ["m"],
+    }
+    assert got["version"] == 1
+    doc = {"@timestamp": "2026-01-01T00:00:00Z", "n": 1}
+    # the index API: op_type decides; a data stream takes creates only
+    r = await c.put("/m-x/_doc/1", json=doc)
+    assert r.status_code == 400 and r.json()["error"]["reason"] == DATA_STREAM_OP
+    r = await c.put("/m-x/_doc/1", params={"op_type": "create"}, json=doc)
+    assert r.status_code == 201 and r.json()["_index"] == backing
+    assert (await c.put("/m-x/_create/1", json=doc)).status_code == 409
+    assert (await c.post("/m-x/_doc", json=doc)).status_code == 201  # an auto id is a create
+    assert (await c.put("/m-x/_doc/2", params={"op_type": "x"}, json=doc)).status_code == 400
+    # a plain index takes both, and index overwrites
+    assert (await c.put("/plain/_doc/1", json=doc)).status_code == 201
+    assert (await c.put("/plain/_doc/1", json=doc)).status_code == 200
+    assert (await c.put("/plain/_doc/1", params={"op_type": "create"}, json=doc)).status_code == 409
+    body = lines(
+        {"delete": {"_index": "m-x", "_id": "1"}},
+        {"update": {"_index": "m-x", "_id": "1"}},
+        {"doc": {}},
+    )
+    data = (await c.post("/_bulk", content=body, headers=NDJSON)).json()
+    assert [next(iter(i.values()))["status"] for i in data["items"]] == [400, 400]
+    assert (await c.get("/m-x/_count")).json()["count"] == 2
+    assert (await c.get("/_data_stream")).json()["data_streams"][0]["name"] == "m-x"
+    rolled = (await c.post("/m-x/_rollover")).json()
+    assert rolled["old_index"] == backing and rolled["new_index"].endswith("-000002")
+    r = await c.post("/m-x/_doc", json=doc)
+    assert r.json()["_index"] == rolled["new_index"]  # writes go to the new write index
+    assert (await c.get("/m-x/_count")).json()["count"] == 3  # reads span every generation
+    assert (await c.get("/_data_stream/m-x")).json()["data_streams"][0]["generation"] == 2
+    assert (await c.post("/nope/_rollover")).status_code == 400
+    assert (await c.delete("/_data_stream/m-x")).status_code == 200
+    assert backing not in es.indices and rolled["new_index"] not in es.indices
+    assert (await c.delete("/_ilm/policy/p")).status_code == 200
+    assert (await c.get("/_ilm/policy/p")).status_code == 404

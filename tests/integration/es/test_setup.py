@@ -40,17 +40,67 @@ async def sorabeat(home: Path, *args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-def write_config(home: Path, url: str) -> None:
+def write_config(home: Path, url: str, extra: str = "") -> None:
     # no Kibana here: plain "setup" runs the index management part only
     (home / "sorabeat.yml").write_text(
-        f'output.elasticsearch:\n  hosts: ["{url}"]\nsetup.dashboards.enabled: false\n'
+        f'output.elasticsearch:\n  hosts: ["{url}"]\nsetup.dashboards.enabled: false\n{extra}'
     )
     (home / "sorabeat.yml").chmod(0o600)
 
 
-async def test_setup_loads_the_template_once(tmp_path: Path) -> None:
+async def test_setup_loads_the_policy_and_data_stream_template_once(tmp_path: Path) -> None:
     async with ElasticsearchEmulator() as es:
         write_config(tmp_path, es.url)
+        code, out, err = await sorabeat(tmp_path, "setup", "--index-management")
+        assert code == 0, err
+        assert "Loaded ILM policy sorabeat\n" in out
+        assert f"Loaded index template {TEMPLATE} (pattern {TEMPLATE}, data stream)" in out
+        template = es.templates[TEMPLATE]
+        assert template["index_patterns"] == [TEMPLATE]  # not the daily indices
+        assert template["data_stream"] == {}
+        assert template["template"]["settings"]["index"]["lifecycle"] == {"name": "sorabeat"}
+        rollover = es.policies["sorabeat"]["phases"]["hot"]["actions"]["rollover"]
+        assert rollover == {"max_primary_shard_size": "50gb", "max_age": "30d"}
+        code, out, err = await sorabeat(tmp_path, "setup")
+        assert code == 0, err
+        assert "ILM policy sorabeat already exists; not overwritten" in out
+        assert f"Index template {TEMPLATE} already exists; not overwritten" in out
+        code, out, err = await sorabeat(tmp_path, "setup", "-E", "setup.ilm.overwrite=true")
+        assert code == 0, err
+        assert "Loaded ILM policy sorabeat\n" in out
+        puts = [r.path for r in es.requests if r.method == "PUT"]
+        policy = "/_ilm/policy/sorabeat"
+        assert puts == [policy, f"/_index_template/{TEMPLATE}", policy]
+
+
+async def test_setup_policy_file_and_check_exists(tmp_path: Path) -> None:
+    async with ElasticsearchEmulator() as es:
+        policy = {"policy": {"phases": {"hot": {"actions": {"rollover": {"max_age": "1d"}}}}}}
+        (tmp_path / "policy.json").write_bytes(orjson.dumps(policy))
+        write_config(
+            tmp_path,
+            es.url,
+            f"setup.ilm.policy_name: mine\nsetup.ilm.policy_file: {tmp_path / 'policy.json'}\n"
+            "setup.ilm.check_exists: false\n",
+        )
+        for _ in range(2):  # without the check, the policy is loaded every time
+            code, out, err = await sorabeat(tmp_path, "setup", "--index-management")
+            assert code == 0, err
+            assert "Loaded ILM policy mine" in out
+        assert es.policies["mine"] == policy["policy"]
+        assert [r.method for r in es.requests if r.path == "/_ilm/policy/mine"] == ["PUT", "PUT"]
+        settings = es.templates[TEMPLATE]["template"]["settings"]["index"]
+        assert settings["lifecycle"] == {"name": "mine"}
+        (tmp_path / "policy.json").write_text('{"phases": {}}')
+        code, _, err = await sorabeat(tmp_path, "setup", "--index-management")
+        assert code == 1
+        assert 'must hold an object with a "policy" object' in err
+        assert "Traceback" not in err
+
+
+async def test_setup_without_ilm_loads_the_daily_template_once(tmp_path: Path) -> None:
+    async with ElasticsearchEmulator() as es:
+        write_config(tmp_path, es.url, "setup.ilm.enabled: false\n")
         code, out, err = await sorabeat(tmp_path, "setup", "--index-management")
         assert code == 0, err
         assert f"Loaded index template {TEMPLATE} (pattern sorabeat-0.1.0-*)" in out
@@ -64,6 +114,8 @@ async def test_setup_loads_the_template_once(tmp_path: Path) -> None:
         assert "Loaded index template" in out
         puts = [r for r in es.requests if r.method == "PUT"]
         assert len(puts) == 2
+        assert "data_stream" not in es.templates[TEMPLATE]
+        assert "ILM" not in out and not es.policies
 
 
 async def test_setup_errors_are_clear(tmp_path: Path) -> None:
@@ -94,7 +146,7 @@ async def test_export_template_matches_what_setup_loads(tmp_path: Path) -> None:
 
 async def test_template_maps_every_sample_and_refuses_violations(tmp_path: Path) -> None:
     async with ElasticsearchEmulator() as es:
-        write_config(tmp_path, es.url)
+        write_config(tmp_path, es.url, "setup.ilm.enabled: false\n")
         assert (await sorabeat(tmp_path, "setup"))[0] == 0
         metrics = Registry()
         policy = NonIndexablePolicy(dead_letter_index=DeadLetterIndex(index="sorabeat-dlq"))
@@ -121,3 +173,23 @@ async def test_template_maps_every_sample_and_refuses_violations(tmp_path: Path)
         assert (
             orjson.loads(letter["message"])["sora"]["stats"]["total_ongoing_connections"] == "many"
         )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "why"),
+    [
+        ({"version": "7.8.0"}, "elasticsearch 7.8.0 has no data streams with ILM"),
+        ({"version": "2.11.0", "distribution": "opensearch"}, "opensearch 2.11.0 has no data"),
+    ],
+)
+async def test_setup_without_data_streams_says_why(
+    tmp_path: Path, kwargs: dict[str, str], why: str
+) -> None:
+    async with ElasticsearchEmulator(**kwargs) as es:  # type: ignore[arg-type]
+        write_config(tmp_path, es.url)
+        code, out, err = await sorabeat(tmp_path, "setup", "--index-management")
+        assert code == 0, err
+        assert f"ILM is not used: {why}" in out
+        assert f"(pattern {TEMPLATE}-*)" in out
+        assert not es.policies
+        assert "data_stream" not in es.templates[TEMPLATE]

@@ -23,7 +23,8 @@ def test_defaults_are_libbeats() -> None:
     assert settings.timeout == 90
     assert (settings.backoff.init, settings.backoff.max) == (1, 60)
     assert settings.worker == 1
-    assert settings.index == "sorabeat-%{[agent.version]}-%{+yyyy.MM.dd}"
+    # unset: the data stream or the daily index, decided when the cluster is known
+    assert settings.index is None
     assert problems({"hosts": ["es"]}) == []
 
 
@@ -43,6 +44,20 @@ def test_defaults_are_libbeats() -> None:
         (
             {"hosts": ["es"], "api_key": "a:b", "username": "u"},
             "set either api_key or username/password",
+        ),
+        ({"hosts": ["es"], "indices": [{"when": {"has_fields": ["a"]}}]}, "indices.0: index is"),
+        ({"hosts": ["es"], "indices": [{"index": "x-%{[a"}]}, "indices.0: index: format"),
+        (
+            {"hosts": ["es"], "indices": [{"index": "x", "when": {"equal": {"a": 1}}}]},
+            "indices.0: when: unknown operator 'equal'",
+        ),
+        (
+            {"hosts": ["es"], "pipelines": [{"pipeline": "p", "when": {"regexp": {"a": "("}}}]},
+            "pipelines.0: when: regexp.a: invalid regular expression",
+        ),
+        (
+            {"hosts": ["es"], "pipelines": [{"pipeline": "p", "default": "q"}]},
+            "pipelines.0: default is only used with mappings",
         ),
     ],
 )
