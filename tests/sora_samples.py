@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sorabeat.event import EnvelopeSettings, MetricsetEncoder
-from sorabeat.simulator import PROFILES, SoraSimulator
-from sorabeat.simulator.state import NodeState
+from sorabeat.simulator import SoraSimulator
 from sorabeat.sora.connections import Document, documents_from_objects
 from sorabeat.sora.derived import Derivation
 from sorabeat.sora.stats import add_aggregates
@@ -71,22 +70,6 @@ def sample_events(document_ids: bool = False) -> list[bytes]:
             events += channels.encode(EPOCH_MS, 2_140_000, summaries)
         events.append(channels.encode_error(EPOCH_MS, 1000, "connection refused"))
     return events
-
-
-def connections_events(count: int, connections: int = 500) -> list[bytes]:
-    """``count`` real-shaped ``sora.connections`` events (current profile, ~3.9 KB each):
-    polls of ``connections`` connections a second apart, as the input encodes them."""
-    state = NodeState(PROFILES["current"], connections=connections, seed=1, churn=0.1)
-    encoder = MetricsetEncoder(
-        EnvelopeSettings(agent=AGENT), metricset="connections", period_s=1, address="127.0.0.1:3000"
-    )
-    events: list[bytes] = []
-    second = 0
-    while len(events) < count:
-        second += 1
-        documents = documents_from_objects(state.connection_documents(second))
-        events += encoder.encode(EPOCH_MS + second * 1000, 1_000_000, documents)
-    return events[:count]
 
 
 class _Clock:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sorabeat.lumberjack import compression, protocol
-from tests.sora_samples import connections_events
+from tools.bench.sample_events import connection_events
 
 LIBRARY_LEVELS = [(compression.ISAL, level) for level in range(0, 4)] + [
     (library, level)
@@ -24,7 +24,7 @@ LIBRARY_LEVELS = [(compression.ISAL, level) for level in range(0, 4)] + [
 
 
 def window_frames(count: int) -> bytes:
-    return protocol.json_frames(connections_events(count))
+    return protocol.json_frames(connection_events(count, connections=500))
 
 
 @pytest.mark.parametrize(("library", "own_level"), LIBRARY_LEVELS)
@@ -46,7 +46,7 @@ def test_every_level_of_every_library_inflates_with_stdlib_zlib(
 @pytest.mark.parametrize("level", range(1, 10))
 def test_each_asked_level_round_trips_through_the_frame_decoder(level: int) -> None:
     deflate = compression.deflater(level)
-    events = connections_events(30)
+    events = connection_events(30, connections=500)
     window = protocol.window_frame(30) + protocol.compressed_frame(
         deflate(protocol.json_frames(events))
     )
