@@ -220,3 +220,24 @@ class ScrubbingWriter:
         if name == "buffer":
             self.flush()  # keep text and bytes in the order they were written
         return getattr(self.stream, name)
+
+
+# The scrubber of this process's configured secrets, once a command has loaded them: the one
+# stdout, stderr and the logs already pass through. A reply quoted in a message is scrubbed
+# with it before it is cut, so a secret the server echoes across the cut is masked whole.
+_installed = SecretScrubber(())
+# how much of a reply is scrubbed before the cut: a secret straddling the cut is whole in it
+_SCRUB_MARGIN = 1024
+
+
+def install_scrubber(scrubber: SecretScrubber) -> None:
+    """Make ``scrubber`` the one ``reply_head`` uses (``load_config`` does it)."""
+    global _installed
+    _installed = scrubber
+
+
+def reply_head(body: bytes, limit: int) -> str:
+    """The first ``limit`` characters of a server's reply for a message, its secrets masked
+    before the cut (cutting first would leave the start of a straddling secret shown)."""
+    text = body[: limit + _SCRUB_MARGIN].decode("utf-8", "replace")
+    return _installed.scrub(text)[:limit]

@@ -12,7 +12,13 @@ from typing import Any
 from sorabeat import logs
 from sorabeat.config import load as config_load
 from sorabeat.config.load import ConfigError, LoadOptions, Paths
-from sorabeat.credentials import MIN_MASKED_LENGTH, ScrubbingWriter, SecretScrubber, short_secrets
+from sorabeat.credentials import (
+    MIN_MASKED_LENGTH,
+    ScrubbingWriter,
+    SecretScrubber,
+    install_scrubber,
+    short_secrets,
+)
 from sorabeat.keystore import Keystore, KeystoreError, keystore_path
 from sorabeat.pipeline.settings import LoadedSettings, load_settings
 
@@ -177,6 +183,7 @@ def scrub_output(loaded: LoadedSettings) -> SecretScrubber:
     """From here on, whatever the command prints passes the scrubber (a server's reply
     echoing a credential, a message quoting a setting), on stdout and stderr alike."""
     scrubber = SecretScrubber(loaded.secret_values)
+    install_scrubber(scrubber)
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if isinstance(stream, ScrubbingWriter):

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
+from sorabeat.credentials import reply_head
 from sorabeat.es.bulk import CURRENT_ES, ServerInfo
 from sorabeat.es.client import ElasticsearchHost
 from sorabeat.es.fields import load_fields
@@ -252,8 +253,8 @@ def _reason(body: bytes) -> str:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return body[:200].decode("utf-8", "replace")
+        return reply_head(body, 200)
     if isinstance(data, dict) and "error" in data:
         reason = error_reason(data["error"])
         return reason if len(reason) <= 300 else reason[:300] + "..."
-    return body[:200].decode("utf-8", "replace")
+    return reply_head(body, 200)

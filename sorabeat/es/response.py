@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from sorabeat.credentials import reply_head
+
 RETRY_AFTER_LIMIT = 300.0  # an absurd Retry-After must not park events for days
 
 
@@ -109,11 +111,11 @@ def _body_error(body: bytes) -> str:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        text = body[:200].decode("utf-8", "replace").strip()
+        text = reply_head(body, 200).strip()
         return text
     if isinstance(data, dict) and "error" in data:
         return error_reason(data["error"])
-    return body[:200].decode("utf-8", "replace")
+    return reply_head(body, 200)
 
 
 def classify(

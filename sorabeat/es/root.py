@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import orjson
 
+from sorabeat.credentials import reply_head
 from sorabeat.es.bulk import ServerInfo, parse_version
 from sorabeat.es.response import error_reason
 
@@ -36,7 +37,7 @@ def read_root(status: int, headers: Mapping[str, str], body: bytes) -> tuple[Ser
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise RootError(
-            f"GET / did not answer JSON, this is not Elasticsearch: {body[:80]!r}"
+            f"GET / did not answer JSON, this is not Elasticsearch: {reply_head(body, 80)!r}"
         ) from None
     version = data.get("version") if isinstance(data, dict) else None
     number = version.get("number") if isinstance(version, dict) else None
@@ -71,7 +72,7 @@ def _reason(body: bytes) -> str:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return body[:120].decode("utf-8", "replace").strip() or "no body"
+        return reply_head(body, 120).strip() or "no body"
     if isinstance(data, dict) and "error" in data:
         return error_reason(data["error"])
-    return body[:120].decode("utf-8", "replace")
+    return reply_head(body, 120)

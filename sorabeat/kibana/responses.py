@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from sorabeat.credentials import reply_head
 from sorabeat.kibana import versions
 
 SNIPPET = 120
@@ -64,7 +65,7 @@ class ImportResult:
 
 
 def _snippet(body: bytes) -> str:
-    text = body[:SNIPPET].decode("utf-8", "replace").replace("\n", " ").strip()
+    text = reply_head(body, SNIPPET).replace("\n", " ").strip()
     return text + ("..." if len(body) > SNIPPET else "")
 
 
