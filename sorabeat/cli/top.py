@@ -17,7 +17,7 @@ import sys
 
 from sorabeat.cli.arguments import non_negative
 from sorabeat.cli.common import CliError, load_config
-from sorabeat.credentials import SecretScrubber
+from sorabeat.credentials import SecretScrubber, url_credentials
 from sorabeat.sora.hosts import HostError, parse_host
 from sorabeat.sora.settings import SoraModuleSettings
 from sorabeat.top.render import QUIT_KEYS, SORTS, render
@@ -67,6 +67,8 @@ def handle(args: argparse.Namespace) -> int:
                 raise CliError(f"--host {host!r}: {exc}", 2) from None
         period = args.period or DEFAULT_PERIOD
         modules = [SoraModuleSettings(module="sora", hosts=list(args.host), period=period)]
+        # a password in a --host URL is a secret like a configured one
+        scrubber = SecretScrubber([p for h in args.host for _, p in url_credentials(h)])
     else:
         loaded = load_config(args)
         modules = [m for m in loaded.settings.modules if m.enabled]
@@ -138,5 +140,8 @@ def paint(
         lines = render(nodes, width=max(1, width - 1), height=height, sort=sort, period=period)
     screen.erase()
     for y, line in enumerate(lines[:height]):
-        screen.addstr(y, 0, line[: max(0, width - 1)])
+        # double-width characters (a Japanese channel id) make a line wider than its length:
+        # curses refuses what does not fit, which must not end the view
+        with contextlib.suppress(curses.error):
+            screen.addstr(y, 0, line[: max(0, width - 1)])
     screen.refresh()

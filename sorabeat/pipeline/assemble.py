@@ -147,7 +147,11 @@ async def build_pipeline(
     for warning in insecure_tls_warnings(settings):
         log.warning("%s", warning)
     spool = await build_spool(loaded, metrics)
-    output = output or build_output(loaded, agent, metrics)
+    try:
+        output = output or build_output(loaded, agent, metrics)
+    except BaseException:
+        await spool.close()  # its lock, writer thread and seals: the next start needs them
+        raise
     source = SoraInput(
         settings.modules,
         envelope_settings(settings, agent),

@@ -91,7 +91,8 @@ class InspectError(Exception):
 def inspect_spool(directory: str) -> SpoolReport:
     """Read ``directory`` (never written to) and describe it."""
     if not os.path.isdir(directory):
-        raise InspectError(f"{directory} is not a spool directory (it does not exist)")
+        why = "it is not a directory" if os.path.exists(directory) else "it does not exist"
+        raise InspectError(f"{directory} is not a spool directory ({why})")
     try:
         names = sorted(os.listdir(directory))
     except OSError as exc:

@@ -34,6 +34,9 @@ class MemoryQueue:
     def pending(self) -> int:
         return len(self._unread) + self._in_flight_count
 
+    def closed(self) -> bool:
+        return self._closed
+
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
@@ -46,8 +49,11 @@ class MemoryQueue:
         remaining = list(events)
         while remaining:
             room = self.capacity - self.pending()
+            if room <= 0 and self.closed():  # closed while this append was blocked
+                self._drop(len(remaining), "closed")
+                break
             if room <= 0:
-                if self.when_full == "block" and not self._closed:
+                if self.when_full == "block":
                     waiter = self._changed
                     await waiter.wait()
                     continue

@@ -34,9 +34,18 @@ def segment_name(first_seq: int) -> str:
     return f"{first_seq:020d}{SEGMENT_SUFFIX}"
 
 
+_MAX_SEQ = 2**64 - 1  # sequence numbers are u64 in every header and record
+
+
 def parse_segment_name(name: str) -> int | None:
+    """The first sequence number a segment file name gives, or None for a name this spool
+    did not write (twenty digits above the u64 range included: a stray file, set aside
+    rather than a header that cannot be rewritten from it)."""
     match = _NAME.match(name)
-    return int(match.group(1)) if match else None
+    if not match:
+        return None
+    first = int(match.group(1))
+    return first if first <= _MAX_SEQ else None
 
 
 def encode_segment_header(first_seq: int) -> bytes:

@@ -88,7 +88,10 @@ def node_view(address: str, events: Iterable[Mapping[str, Any]]) -> NodeView:
         if isinstance(stats, dict):
             ongoing = stats.get("total_ongoing_connections")
             connections = ongoing if isinstance(ongoing, int) else None
-            vm = (stats.get("erlang_vm") or {}).get("statistics") or {}
+            # groups Sora may send as something else (a list of objects passes the type check)
+            erlang_vm = stats.get("erlang_vm")
+            vm = erlang_vm.get("statistics") if isinstance(erlang_vm, dict) else None
+            vm = vm if isinstance(vm, dict) else {}
             run_queue_max = _number(vm.get("run_queue_lengths_max"))
             imbalance = _number(vm.get("run_queue_lengths_imbalance"))
         channel = sora.get("channels")

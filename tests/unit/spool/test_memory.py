@@ -86,3 +86,17 @@ async def test_close_wakes_getters() -> None:
     await asyncio.sleep(0)
     await q.close()
     assert await asyncio.wait_for(getter, 1) is None
+
+
+async def test_close_while_blocked_drops_nothing_it_had_and_counts_the_rest_as_closed() -> None:
+    metrics = Registry()
+    q = MemoryQueue(MemQueueSettings(events=2, when_full="block"), metrics)
+    assert await q.append([ev(1), ev(2)]) == 2
+    blocked = asyncio.ensure_future(q.append([ev(3)]))
+    await asyncio.sleep(0.05)
+    assert not blocked.done()
+    await q.close()
+    assert await asyncio.wait_for(blocked, 5) == 0
+    # block never drops what was stored; the refused event is "closed", not "full"
+    assert metrics.counter("spool.events.dropped", reason="closed") == 1
+    assert metrics.total("spool.events.dropped") == 1

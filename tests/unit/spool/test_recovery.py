@@ -119,3 +119,17 @@ def test_a_second_process_cannot_open_a_locked_directory(tmp_path: Path) -> None
         os.close(fd)
     assert opener.returncode == 0, opener.stderr
     assert "used by another sorabeat process" in opener.stdout
+
+
+def test_a_segment_name_beyond_the_u64_range_is_a_stray_file(
+    tmp_path: Path, opened: list[Recovery]
+) -> None:
+    # twenty digits above 2**64-1: no header can be rewritten from that name, so the file is
+    # not taken for a segment (recovery used to end in a struct.error traceback)
+    write_segment(tmp_path, 0, [b"a", b"b"])
+    stray = tmp_path / "99999999999999999999.seg"
+    stray.write_bytes(os.urandom(100))
+    r = recover(str(tmp_path))
+    opened.append(r)
+    assert [s.first for s in r.segments] == [0]
+    assert r.next_seq == 2

@@ -169,3 +169,14 @@ def test_no_node_says_so() -> None:
 def test_bitrates_fit_six_characters(value: float | None, text: str) -> None:
     assert bits(value) == text
     assert len(bits(value)) <= 6
+
+
+@pytest.mark.parametrize(
+    "erlang_vm", [[{"statistics": {}}], {"statistics": [{"run_queue_lengths": [1]}]}, "x"]
+)
+def test_a_stats_group_sent_as_something_else_shows_no_run_queue(erlang_vm: Any) -> None:
+    # a list of objects passes the input's type check for a group: top must not crash on it
+    event = {"sora": {"stats": {"total_ongoing_connections": 3, "erlang_vm": erlang_vm}}}
+    node = node_view("s:1", [event])
+    assert node.error is None and node.connections == 3
+    assert node.run_queue_max is None
