@@ -1,27 +1,20 @@
 """One Sora API call: ``POST /`` with ``x-sora-target``, checked as the original never did.
 
-Status code, size, JSON validity and shape are all checked; every failure is a
-``FetchError`` whose message names the cause, which becomes the error event's
-``error.message``.
+Status code, size and transport are checked here (JSON validity and shape by the
+metricset's reader); every failure is a ``FetchError`` whose message names the cause, which
+becomes the error event's ``error.message``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
-import orjson
 
 from sorabeat.credentials import SecretScrubber
-from sorabeat.sora.connections import describe
 from sorabeat.sora.hosts import SoraHost
 
-TARGETS = {
-    "stats": "Sora_20171010.GetStatsReport",
-    "connections": "Sora_20171101.GetStatsAllConnections",
-    "channels": "Sora_20171101.GetStatsAllConnections",  # summed per channel by sorabeat
-}
 _SNIPPET = 200
 # how much of a body is read and scrubbed before the snippet is cut from it: a secret a
 # server echoes across the cut is then masked whole, not left half shown
@@ -54,27 +47,18 @@ def _connect_reason(exc: BaseException) -> str:
 class BodySink(Protocol):
     """Takes the body of a 2xx reply as it arrives."""
 
-    size: int
+    @property
+    def size(self) -> int:
+        """How many bytes were fed so far (bounded by ``max_response_size``)."""
+        ...
 
     def feed(self, chunk: bytes) -> None: ...
-
-
-class BodyBuffer:
-    """Keeps the whole body (GetStatsReport is small)."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.size = 0
-
-    def feed(self, chunk: bytes) -> None:
-        self.data += chunk
-        self.size += len(chunk)
 
 
 async def fetch(
     client: httpx.AsyncClient,
     host: SoraHost,
-    metricset: str,
+    target: str,
     body: BodySink,
     *,
     time_limit: float,
@@ -82,9 +66,10 @@ async def fetch(
     headers: dict[str, str] | None = None,
     scrubber: SecretScrubber | None = None,
 ) -> None:
-    """POST the metricset's target to the host and feed the body of a 2xx reply to ``body``."""
+    """POST ``target`` (``x-sora-target``) to the host and feed the body of a 2xx reply to
+    ``body``."""
     request_headers = dict(headers or {})
-    request_headers["x-sora-target"] = TARGETS[metricset]
+    request_headers["x-sora-target"] = target
     auth = (host.username, host.password or "") if host.username else None
     try:
         async with asyncio.timeout(time_limit):
@@ -132,23 +117,3 @@ async def _read(
                 "reading stopped"
             )
         body.feed(chunk)
-
-
-def parse_json(
-    body: bytes | bytearray, host: SoraHost, scrubber: SecretScrubber | None = None
-) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise FetchError(
-            f"invalid JSON from {host.url} ({exc}): {snippet(body, scrubber)}"
-        ) from None
-
-
-def check_stats(value: Any, host: SoraHost) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise FetchError(
-            f"unexpected response from {host.url}: GetStatsReport must be a JSON object, "
-            f"got {describe(value)}"
-        )
-    return value

@@ -12,6 +12,7 @@ import httpx
 from sorabeat.credentials import SecretScrubber
 from sorabeat.event import EnvelopeSettings, MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
+from sorabeat.sora.catalog import metricsets_for
 from sorabeat.sora.hosts import parse_host
 from sorabeat.sora.poller import MetricsetPoller
 from sorabeat.sora.settings import SoraModuleSettings
@@ -63,14 +64,9 @@ class SoraInput:
     def pollers(self, clients: Sequence[httpx.AsyncClient]) -> list[MetricsetPoller]:
         out = []
         for module, http in zip(self.modules, clients, strict=True):
-            # with connections on too, channels come from the connections poll's response
-            both = "connections" in module.metricsets and "channels" in module.metricsets
             for host_text in module.hosts:
                 host = parse_host(host_text)
-                for metricset in module.metricsets:
-                    if metricset == "channels" and both:
-                        continue
-                    channels = metricset == "connections" and both
+                for metricset in metricsets_for(module.metricsets, host.address):
                     out.append(
                         MetricsetPoller(
                             host=host,
@@ -80,14 +76,12 @@ class SoraInput:
                             max_response_size=module.max_response_size,
                             headers=dict(module.headers),
                             http=http,
-                            encoder=self._encoder(module, host.address, metricset),
+                            encoders={
+                                name: self._encoder(module, host.address, name)
+                                for name in metricset.emits
+                            },
                             sink=self.sink,
                             metrics=self.metrics,
-                            channels=(
-                                self._encoder(module, host.address, "channels")
-                                if channels
-                                else None
-                            ),
                             scrubber=self.scrubber,
                         )
                     )

@@ -6,27 +6,19 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import httpx
-import orjson
 
 from sorabeat.credentials import SecretScrubber
 from sorabeat.event import MetricsetEncoder, event_timestamp
 from sorabeat.failure_streak import FailureStreak
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora import client as sora_client
-from sorabeat.sora.connections import ConnectionsReader, Document, InvalidJSONError, ShapeError
-from sorabeat.sora.derived import Derivation
-from sorabeat.sora.field_types import (
-    InvalidField,
-    InvalidFieldLog,
-    annotate,
-    metricset_types,
-    remove_invalid,
-)
+from sorabeat.sora.connections import Document
+from sorabeat.sora.field_types import InvalidFieldLog
 from sorabeat.sora.hosts import SoraHost
-from sorabeat.sora.stats import add_aggregates
+from sorabeat.sora.metricset import Metricset, NotJSONError, ResponseError
 from sorabeat.spool.base import EventSink
 
 log = logging.getLogger("sorabeat.sora")
@@ -57,21 +49,19 @@ class MetricsetPoller:
         self,
         *,
         host: SoraHost,
-        metricset: str,
+        metricset: Metricset,
         period: float,
         timeout: float,
         max_response_size: int,
         headers: dict[str, str],
         http: httpx.AsyncClient,
-        encoder: MetricsetEncoder,
+        encoders: Mapping[str, MetricsetEncoder],
         sink: EventSink,
         metrics: Registry,
         clock: Callable[[], float] = time.time,
         scrubber: SecretScrubber | None = None,
-        channels: MetricsetEncoder | None = None,
     ) -> None:
-        """``metricset`` "channels" alone, or "connections" with a ``channels`` encoder,
-        makes channel events from the GetStatsAllConnections response (one request)."""
+        """``encoders`` has one encoder for each metricset ``metricset`` emits."""
         self.host = host
         self.metricset = metricset
         self.period = period
@@ -79,37 +69,27 @@ class MetricsetPoller:
         self.max_response_size = max_response_size
         self.headers = headers
         self.http = http
-        self.encoder = encoder
+        missing = [name for name in metricset.emits if name not in encoders]
+        if missing:
+            raise ValueError(f"no encoder for metricset {missing[0]!r}")
+        self.encoders = [encoders[name] for name in metricset.emits]
         self.sink = sink
         self.metrics = metrics
         self.clock = clock
         # the error event of every failed poll is shipped; the log says it once a minute
-        self.failures = FailureStreak(f"sora {metricset} from {host.address}")
-        self.types = metricset_types(metricset)
-        self.invalid_log = InvalidFieldLog(host.address, metricset)
+        self.failures = FailureStreak(f"sora {metricset.name} from {host.address}")
+        self.invalid_log = InvalidFieldLog(host.address, metricset.name)
         # an error message may quote the response, and a server may echo our credentials
         self.scrubber = scrubber or SecretScrubber(())
-        self.channels = encoder if metricset == "channels" else None  # channel events' encoder
-        self.encoders = [encoder]  # one error event each when a poll fails
-        if metricset == "connections" and channels is not None:
-            self.channels = channels
-            self.encoders.append(channels)
-        self.metricsets = tuple(e.metricset for e in self.encoders)
-        self.derivation = (
-            Derivation(
-                host.address,
-                rates_in_events=metricset == "connections",
-                channels=self.channels is not None,
-            )
-            if metricset in ("connections", "channels")
-            else None
-        )
+        self.metricsets = metricset.emits
 
     async def poll_once(self) -> list[bytes]:
-        """Fetch once and return the encoded events (one error event if the fetch failed)."""
+        """Fetch once and return the encoded events (one error event per emitted metricset
+        if the fetch failed)."""
         started_ms = time.time_ns() // 1_000_000
         t0 = time.perf_counter_ns()
-        labels = {"host": self.host.address, "metricset": self.metricset}
+        name = self.metricset.name
+        labels = {"host": self.host.address, "metricset": name}
         try:
             batches = await self._fetch(started_ms)
             duration = time.perf_counter_ns() - t0
@@ -134,7 +114,7 @@ class MetricsetPoller:
                 log.info("%s", back)
             self.metrics.add("sora.polls.ok", 1, **labels)
             self.metrics.add("sora.events", len(events), **labels)
-            log.debug("sora %s from %s: %d events", self.metricset, self.host.address, len(events))
+            log.debug("sora %s from %s: %d events", name, self.host.address, len(events))
             return events
         duration = time.perf_counter_ns() - t0
         self.metrics.add("sora.polls.failed", 1, **labels)
@@ -142,65 +122,40 @@ class MetricsetPoller:
         return [encoder.encode_error(started_ms, duration, message) for encoder in self.encoders]
 
     async def _fetch(self, started_ms: int) -> list[Batch]:
-        if self.metricset == "stats":
-            buffer = sora_client.BodyBuffer()
-            await self._get(buffer)
-            report = sora_client.check_stats(
-                sora_client.parse_json(buffer.data, self.host, self.scrubber), self.host
-            )
-            skipped = add_aggregates(report)
-            if skipped:
-                self.metrics.add("sora.values.skipped", skipped, host=self.host.address)
-                log.warning(
-                    "sora stats from %s: skipped %d non-numeric members of erlang_vm lists",
-                    self.host.address,
-                    skipped,
-                )
-            invalid = remove_invalid(report, self.types.group)
-            if invalid:
-                annotate(report, invalid)
-                self._report_invalid(invalid)
-            return [(self.encoder, [("", (orjson.dumps(report),))])]
-        assert self.derivation is not None
-        derived = self.derivation.begin(started_ms * 1000)
-        connection_events = self.metricset == "connections"
-        # channels alone read only the ids and a few integers, which they check themselves
-        reader = ConnectionsReader(self.types if connection_events else None, derived)
-        await self._get(reader)
-        url = self.host.url
-        try:
-            documents = reader.finish()
-            self.derivation.commit(derived)
-            self._report_invalid(list(reader.invalid.found.values()))
-            batches = [(self.encoder, documents)] if connection_events else []
-            if self.channels is not None:
-                batches.append((self.channels, derived.channel_documents()))
-            return batches
-        except ShapeError as exc:
-            raise sora_client.FetchError(
-                f"unexpected response from {url}: GetStatsAllConnections {exc}"
-            ) from None
-        except InvalidJSONError as exc:
-            shown = sora_client.snippet(reader.head, self.scrubber)
-            raise sora_client.FetchError(f"invalid JSON from {url} ({exc}): {shown}") from None
-
-    def _report_invalid(self, invalid: list[InvalidField]) -> None:
-        """Count the fields left out of this fetch's events; log each new one once."""
-        if invalid:
-            self.metrics.add("sora.values.invalid", len(invalid), host=self.host.address)
-            self.invalid_log.report(invalid)
-
-    async def _get(self, body: sora_client.BodySink) -> None:
+        reader = self.metricset.reader(started_ms * 1000)
         await sora_client.fetch(
             self.http,
             self.host,
-            self.metricset,
-            body,
+            self.metricset.target,
+            reader,
             time_limit=self.timeout,
             max_size=self.max_response_size,
             headers=self.headers,
             scrubber=self.scrubber,
         )
+        url = self.host.url
+        try:
+            reading = reader.finish()
+        except NotJSONError as exc:
+            shown = sora_client.snippet(exc.head, self.scrubber)
+            raise sora_client.FetchError(f"invalid JSON from {url} ({exc}): {shown}") from None
+        except ResponseError as exc:
+            raise sora_client.FetchError(f"unexpected response from {url}: {exc}") from None
+        if reading.skipped:
+            self.metrics.add("sora.values.skipped", reading.skipped, host=self.host.address)
+            log.warning(
+                "sora %s from %s: skipped %d non-numeric members of erlang_vm lists",
+                self.metricset.name,
+                self.host.address,
+                reading.skipped,
+            )
+        if reading.invalid:  # left out of this fetch's events: count, log each new one once
+            self.metrics.add("sora.values.invalid", len(reading.invalid), host=self.host.address)
+            self.invalid_log.report(reading.invalid)
+        return [
+            (encoder, reading.documents.get(name, []))
+            for name, encoder in zip(self.metricset.emits, self.encoders, strict=True)
+        ]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll at every tick until ``stop`` is set; a slow poll skips the ticks it overran.
@@ -231,7 +186,7 @@ class MetricsetPoller:
                     log.debug(
                         "spooled %d %s events of %s from %s%s",
                         stored,
-                        self.metricset,
+                        self.metricset.name,
                         event_timestamp(events[0]),
                         self.host.address,
                         "" if stored == len(events) else f" ({len(events) - stored} dropped)",

@@ -9,7 +9,7 @@ from sorabeat.config.schema import PositiveSeconds, Size, header_problems, setti
 from sorabeat.sora.hosts import HostError, parse_host
 from sorabeat.tls import TLSSettings
 
-Metricset = Literal["stats", "connections", "channels"]
+MetricsetName = Literal["stats", "connections", "channels"]
 
 _TWO_CREDENTIALS = "{} and headers.Authorization are both set; keep one"
 
@@ -17,7 +17,7 @@ _TWO_CREDENTIALS = "{} and headers.Authorization are both set; keep one"
 @dataclass(frozen=True)
 class SoraModuleSettings:
     module: Literal["sora"] = setting(doc="The module name; sorabeat has one module, sora.")
-    metricsets: list[Metricset] = setting(
+    metricsets: list[MetricsetName] = setting(
         factory=lambda: ["stats", "connections"],
         doc="stats: GetStatsReport, one event per poll; connections: GetStatsAllConnections, "
         "one event per connection, with its rates since the previous poll; channels (opt-in): "

@@ -8,6 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+from sorabeat.sora.field_types import annotate, describe, metricset_types, remove_invalid
+from sorabeat.sora.metricset import NotJSONError, Reading, ResponseError
+
+TARGET = "Sora_20171010.GetStatsReport"
+
 AGGREGATED_LISTS = (
     "active_tasks",
     "active_tasks_all",
@@ -79,3 +86,39 @@ def add_aggregates(report: dict[str, Any]) -> int:
         if numbers:
             statistics.update(aggregate(numbers).as_fields(name))
     return skipped
+
+
+class StatsReportReader:
+    """Keeps the whole body (a report is small) and reads it at the end."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.data += chunk
+        self.size += len(chunk)
+
+    def finish(self) -> Reading:
+        try:
+            report = orjson.loads(self.data)
+        except orjson.JSONDecodeError as exc:
+            raise NotJSONError(str(exc), self.data) from None
+        if not isinstance(report, dict):
+            raise ResponseError(f"GetStatsReport must be a JSON object, got {describe(report)}")
+        skipped = add_aggregates(report)
+        invalid = remove_invalid(report, metricset_types("stats").group)
+        if invalid:
+            annotate(report, invalid)
+        return Reading({"stats": [("", (orjson.dumps(report),))]}, invalid, skipped)
+
+
+class StatsReport:
+    """The ``stats`` metricset: one GetStatsReport, one event under ``sora.stats``."""
+
+    name = "stats"
+    target = TARGET
+    emits = ("stats",)
+
+    def reader(self, poll_time_us: int) -> StatsReportReader:
+        return StatsReportReader()

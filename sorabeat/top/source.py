@@ -18,10 +18,10 @@ from sorabeat.credentials import SecretScrubber
 from sorabeat.event import AgentInfo, EnvelopeSettings
 from sorabeat.sora.input import SoraInput, http_client
 from sorabeat.sora.poller import MetricsetPoller
-from sorabeat.sora.settings import Metricset, SoraModuleSettings
+from sorabeat.sora.settings import MetricsetName, SoraModuleSettings
 from sorabeat.top.view import NodeView, node_view
 
-METRICSETS: tuple[Metricset, ...] = ("stats", "channels")
+METRICSETS: tuple[MetricsetName, ...] = ("stats", "channels")
 
 
 class _Unused:

@@ -103,6 +103,7 @@ async def child(url: str) -> None:
     import httpx
 
     from sorabeat.monitoring.registry import Registry
+    from sorabeat.sora.all_connections import AllConnections
     from sorabeat.sora.hosts import parse_host
     from sorabeat.sora.poller import MetricsetPoller
 
@@ -117,16 +118,15 @@ async def child(url: str) -> None:
     async with httpx.AsyncClient(trust_env=False, timeout=None) as http:
         poller = MetricsetPoller(
             host=host,
-            metricset="connections",
+            metricset=AllConnections(host.address, connections=True, channels=True),
             period=10,
             timeout=60,
             max_response_size=256 * 1024 * 1024,
             headers={},
             http=http,
-            encoder=encoder(),
+            encoders={"connections": encoder(), "channels": encoder("channels")},
             sink=Sink(),
             metrics=Registry(),
-            channels=encoder("channels"),
         )
         for _ in range(2):  # the second poll has rates
             started = time.perf_counter()

@@ -14,6 +14,7 @@ import pytest
 from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
 from sorabeat.simulator import SoraSimulator
+from sorabeat.sora.catalog import metricsets_for
 from sorabeat.sora.hosts import parse_host
 from sorabeat.sora.poller import MetricsetPoller
 
@@ -424,15 +425,20 @@ def sorabeat_poller(
     agent = AgentInfo(name="t", hostname="t", id="i", ephemeral_id="e", version="0.0.0")
     return MetricsetPoller(
         host=host,
-        metricset=metricset,
+        metricset=metricsets_for([metricset], host.address)[0],
         period=10,
         timeout=timeout,
         max_response_size=1 << 26,
         headers={},
         http=http,
-        encoder=MetricsetEncoder(
-            EnvelopeSettings(agent=agent), metricset=metricset, period_s=10, address=host.address
-        ),
+        encoders={
+            metricset: MetricsetEncoder(
+                EnvelopeSettings(agent=agent),
+                metricset=metricset,
+                period_s=10,
+                address=host.address,
+            )
+        },
         sink=None,  # type: ignore[arg-type]  # poll_once does not append
         metrics=Registry(),
     )

@@ -14,6 +14,7 @@ import pytest
 
 from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
+from sorabeat.sora.catalog import metricsets_for
 from sorabeat.sora.hosts import parse_host
 from sorabeat.sora.poller import MetricsetPoller
 from tools.emulators.scripted_http import Request, ScriptedServer, http_response
@@ -41,13 +42,13 @@ async def poller_for(
     )
     poller = MetricsetPoller(
         host=host,
-        metricset=metricset,
+        metricset=metricsets_for([metricset], host.address)[0],
         period=1,
         timeout=timeout,
         max_response_size=max_size,
         headers={"X-Extra": "1"},
         http=http,
-        encoder=enc,
+        encoders={metricset: enc},
         sink=Collect(),
         metrics=metrics,
     )

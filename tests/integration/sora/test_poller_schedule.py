@@ -16,6 +16,7 @@ from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora.hosts import parse_host
 from sorabeat.sora.poller import MetricsetPoller, next_tick
+from sorabeat.sora.stats import StatsReport
 from tools.emulators.scripted_http import Request, ScriptedServer, http_response
 
 AGENT = AgentInfo(name="n", hostname="h", id="i", ephemeral_id="e", version="0.1.0")
@@ -44,15 +45,20 @@ def poller(
     host = parse_host(f"127.0.0.1:{port}")
     return MetricsetPoller(
         host=host,
-        metricset="stats",
+        metricset=StatsReport(),
         period=period,
         timeout=timeout,
         max_response_size=1 << 20,
         headers={},
         http=http,
-        encoder=MetricsetEncoder(
-            EnvelopeSettings(agent=AGENT), metricset="stats", period_s=period, address=host.address
-        ),
+        encoders={
+            "stats": MetricsetEncoder(
+                EnvelopeSettings(agent=AGENT),
+                metricset="stats",
+                period_s=period,
+                address=host.address,
+            )
+        },
         sink=sink,
         metrics=Registry(),
     )
