@@ -4,6 +4,7 @@ Erlang VM's per-scheduler lists (what the original Sorabeat added, computed defe
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,14 +55,16 @@ def aggregate(values: Sequence[float]) -> Aggregates:
     low = float(min(values))
     try:
         mean = math.fsum(values) / n
-        variance = math.fsum((v - mean) ** 2 for v in values) / n
+        # in exact arithmetic: around a rounded mean, equal values near 1e12 would show a
+        # spread of one unit in the last place (6e-5) where there is none
+        stddev = statistics.pstdev(values)
     except (OverflowError, ValueError):  # numbers near the float limit: leave them out
-        mean = variance = math.nan
+        mean = stddev = math.nan
     return Aggregates(
         max=high,
         min=low,
         mean=float(mean),
-        stddev=math.sqrt(variance) if math.isfinite(variance) else math.nan,
+        stddev=float(stddev),
         imbalance=high / max(low, 1.0),
     )
 
