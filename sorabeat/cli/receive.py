@@ -17,7 +17,7 @@ from sorabeat import logs
 from sorabeat.cli.arguments import count, non_negative
 from sorabeat.cli.common import STOP_SIGNALS, CliError, selectors
 from sorabeat.logs.settings import LoggingSettings
-from sorabeat.lumberjack.hosts import parse_host
+from sorabeat.lumberjack.hosts import parse_endpoint
 from sorabeat.lumberjack.receiver import LumberjackReceiver, ReceiverOptions
 from sorabeat.lumberjack.server import ServerOptions
 from sorabeat.tls import ClientAuthentication, TLSConfigError, server_context
@@ -169,7 +169,7 @@ def options_from(args: argparse.Namespace) -> ReceiverOptions:
 
 def handle(args: argparse.Namespace) -> int:
     try:
-        endpoint = parse_host(args.listen, listen=True)
+        endpoint = parse_endpoint(args.listen, listen=True)
     except ValueError as exc:
         raise CliError(f"--listen: {exc}", 2) from None
     options = options_from(args)

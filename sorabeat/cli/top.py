@@ -18,7 +18,7 @@ import sys
 from sorabeat.cli.arguments import non_negative
 from sorabeat.cli.common import CliError, load_config
 from sorabeat.credentials import SecretScrubber, url_credentials
-from sorabeat.sora.hosts import HostError, parse_host
+from sorabeat.sora.hosts import HostError, parse_sora_host
 from sorabeat.sora.settings import SoraModuleSettings
 from sorabeat.top.render import QUIT_KEYS, SORTS, render
 from sorabeat.top.source import TopSource
@@ -62,7 +62,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.host:
         for host in args.host:
             try:
-                parse_host(host)
+                parse_sora_host(host)
             except HostError as exc:
                 raise CliError(f"--host {host!r}: {exc}", 2) from None
         period = args.period or DEFAULT_PERIOD

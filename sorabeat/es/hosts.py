@@ -30,7 +30,7 @@ class HostURL:
         return self.base
 
 
-def parse_host(
+def parse_host_url(
     text: str, protocol: str = "http", path: str = "", default_port: int = DEFAULT_PORT
 ) -> HostURL:
     """Raises ValueError naming what is wrong with the entry. ``default_port`` lets Kibana's

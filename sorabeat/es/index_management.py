@@ -19,7 +19,7 @@ from sorabeat.es.bulk import CURRENT_ES, ServerInfo
 from sorabeat.es.client import ElasticsearchHost
 from sorabeat.es.fields import load_fields
 from sorabeat.es.format import EventFormat, FormatError
-from sorabeat.es.hosts import parse_host
+from sorabeat.es.hosts import parse_host_url
 from sorabeat.es.output import agent_fields
 from sorabeat.es.response import error_reason
 from sorabeat.es.root import RootError
@@ -198,7 +198,7 @@ async def load_template(
         write("Index template loading is disabled (setup.template.enabled: false)")
         return
     try:
-        hosts = [ElasticsearchHost(parse_host(h, es.protocol, es.path), es) for h in es.hosts]
+        hosts = [ElasticsearchHost(parse_host_url(h, es.protocol, es.path), es) for h in es.hosts]
     except TLSConfigError as exc:
         raise SetupError(str(exc)) from None
     try:

@@ -22,7 +22,7 @@ import tenacity
 from sorabeat.es.bulk import ActionBuilder, PreparedBatch, bulk_body
 from sorabeat.es.client import ElasticsearchHost
 from sorabeat.es.format import EventFormat, FormatError
-from sorabeat.es.hosts import parse_host
+from sorabeat.es.hosts import parse_host_url
 from sorabeat.es.progress import BatchProgress
 from sorabeat.es.reply_plan import ReplyPlan, plan_reply
 from sorabeat.es.response import classify, parse_retry_after
@@ -94,7 +94,7 @@ class ElasticsearchOutput:
         self.metrics = metrics
         self.batch_size = settings.bulk_max_size
         self.hosts = [
-            ElasticsearchHost(parse_host(h, settings.protocol, settings.path), settings)
+            ElasticsearchHost(parse_host_url(h, settings.protocol, settings.path), settings)
             for h in settings.hosts
         ]
         if not self.hosts:

@@ -12,7 +12,7 @@ import httpx
 
 from sorabeat.credentials import redact_url
 from sorabeat.es.client import ElasticsearchHost
-from sorabeat.es.hosts import HostURL, parse_host
+from sorabeat.es.hosts import HostURL, parse_host_url
 from sorabeat.es.root import RootError
 from sorabeat.es.settings import ElasticsearchSettings
 from sorabeat.tls import TLSConfigError, client_context
@@ -29,7 +29,7 @@ async def test_output(settings: ElasticsearchSettings, write: Write) -> bool:
 async def _test_host(settings: ElasticsearchSettings, text: str, write: Write) -> bool:
     write(f"elasticsearch: {redact_url(text)}...")
     try:
-        url = parse_host(text, settings.protocol, settings.path)
+        url = parse_host_url(text, settings.protocol, settings.path)
     except ValueError as exc:
         write(f"  parse url... ERROR {exc}")
         return False

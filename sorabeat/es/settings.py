@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from sorabeat.config.schema import PositiveSeconds, Range, header_problems, setting
 from sorabeat.es.format import EventFormat, FormatError
-from sorabeat.es.hosts import parse_host
+from sorabeat.es.hosts import parse_host_url
 from sorabeat.es.rules import RoutingError, compile_rule
 from sorabeat.outputs.backoff import BackoffSettings
 from sorabeat.proxy.http import proxy_url_problem
@@ -143,7 +143,7 @@ class ElasticsearchSettings:
             out.append(("non_indexable_policy", "set either drop or dead_letter_index"))
         for i, host in enumerate(self.hosts):
             try:
-                url = parse_host(host, self.protocol, self.path)
+                url = parse_host_url(host, self.protocol, self.path)
             except ValueError as exc:
                 out.append((f"hosts.{i}", str(exc)))
                 continue

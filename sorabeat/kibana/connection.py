@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import httpx
 
 from sorabeat.es.client import credentials_header
-from sorabeat.es.hosts import HostURL, parse_host
+from sorabeat.es.hosts import HostURL, parse_host_url
 from sorabeat.es.settings import ElasticsearchSettings
 from sorabeat.kibana.settings import DEFAULT_PORT, KibanaSettings
 from sorabeat.proxy.http import http_proxy
@@ -38,7 +38,7 @@ class Connection:
 
 def resolve(kibana: KibanaSettings, es: ElasticsearchSettings | None) -> Connection:
     """Raises ValueError for an unusable host (settings validation catches it first)."""
-    url = parse_host(kibana.host, kibana.protocol, kibana.path, DEFAULT_PORT)
+    url = parse_host_url(kibana.host, kibana.protocol, kibana.path, DEFAULT_PORT)
     es = es if es is not None and es.enabled else None
     source: str | None = "setup.kibana"
     if kibana.has_credentials():

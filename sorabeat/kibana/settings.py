@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from sorabeat.config.schema import Pattern, PositiveSeconds, header_problems, setting
-from sorabeat.es.hosts import parse_host
+from sorabeat.es.hosts import parse_host_url
 from sorabeat.proxy.http import proxy_url_problem
 from sorabeat.tls import TLSSettings
 
@@ -63,7 +63,7 @@ class KibanaSettings:
         if self.api_key is not None and (self.username or self.password):
             out.append(("api_key", "set either api_key or username/password, not both"))
         try:
-            parse_host(self.host, self.protocol, self.path, DEFAULT_PORT)
+            parse_host_url(self.host, self.protocol, self.path, DEFAULT_PORT)
         except ValueError as exc:
             out.append(("host", str(exc)))
         out.extend(header_problems(self.proxy_headers, "proxy_headers"))

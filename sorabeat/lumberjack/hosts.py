@@ -17,7 +17,9 @@ class Endpoint:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-def parse_host(text: str, default_port: int = DEFAULT_PORT, *, listen: bool = False) -> Endpoint:
+def parse_endpoint(
+    text: str, default_port: int = DEFAULT_PORT, *, listen: bool = False
+) -> Endpoint:
     """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address; port 5044 by default.
     An address to ``listen`` on may use port 0 (any free port)."""
     value = text.strip()

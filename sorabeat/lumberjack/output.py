@@ -35,7 +35,7 @@ from sorabeat.failure_streak import FailureStreak
 from sorabeat.lumberjack import compression, protocol
 from sorabeat.lumberjack.batches import BatchQueue, Job
 from sorabeat.lumberjack.client import LumberjackClient, TLSFailureError, TransportError
-from sorabeat.lumberjack.hosts import parse_host
+from sorabeat.lumberjack.hosts import parse_endpoint
 from sorabeat.lumberjack.session import Session, Worker
 from sorabeat.lumberjack.settings import LogstashSettings
 from sorabeat.lumberjack.window import WindowSizer
@@ -65,7 +65,7 @@ class LogstashOutput:
         self.settings = settings
         self.metrics = metrics
         self.batch_size = settings.bulk_max_size
-        self.endpoints = [parse_host(h) for h in settings.hosts]
+        self.endpoints = [parse_endpoint(h) for h in settings.hosts]
         self.window_slots = settings.pipelining + 1 if settings.pipelining > 0 else 1
         # a stalled window can only go elsewhere when the connections use different hosts
         self.move_stalled = settings.loadbalance and len(set(self.endpoints)) > 1

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from sorabeat.lumberjack import compression
 from sorabeat.lumberjack.client import LumberjackClient, TransportError, describe
-from sorabeat.lumberjack.hosts import Endpoint, parse_host
+from sorabeat.lumberjack.hosts import Endpoint, parse_endpoint
 from sorabeat.lumberjack.protocol import AckReader, ProtocolError, window_frame
 from sorabeat.lumberjack.settings import LogstashSettings
 
@@ -28,7 +28,7 @@ async def _test_host(text: str, settings: LogstashSettings, write: Callable[[str
     write(f"logstash: {text}...")
     write("  connection...")
     try:
-        endpoint = parse_host(text)
+        endpoint = parse_endpoint(text)
     except ValueError as exc:
         write(f"    parse host... ERROR {exc}")
         return False

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from sorabeat.config.schema import PositiveSeconds, Range, Seconds, setting
-from sorabeat.lumberjack.hosts import parse_host
+from sorabeat.lumberjack.hosts import parse_endpoint
 from sorabeat.outputs.backoff import BackoffSettings
 from sorabeat.proxy.socks5_dial import Socks5Proxy
 from sorabeat.tls import TLSSettings
@@ -93,7 +93,7 @@ class LogstashSettings:
         out: list[tuple[str, str]] = []
         for host in self.hosts:
             try:
-                parse_host(host)
+                parse_endpoint(host)
             except ValueError as exc:
                 out.append(("hosts", str(exc)))
         if self.proxy_url:

@@ -14,7 +14,7 @@ from sorabeat.outputs.file import FileOutput
 from sorabeat.pipeline.publish import Publisher
 from sorabeat.pipeline.run import Pipeline
 from sorabeat.pipeline.settings import LoadedSettings, Settings
-from sorabeat.sora.hosts import parse_host
+from sorabeat.sora.hosts import parse_sora_host
 from sorabeat.sora.input import SoraInput
 from sorabeat.spool.base import Spool
 from sorabeat.spool.memory import MemoryQueue
@@ -40,7 +40,7 @@ def startup_problems(loaded: LoadedSettings) -> list[str]:
             "or to sorabeat.modules"
         )
     for i, module in enumerate(settings.modules):
-        https = any(parse_host(h).https for h in module.hosts)
+        https = any(parse_sora_host(h).https for h in module.hosts)
         if module.ssl.active(https):
             try:
                 client_context(module.ssl)
@@ -61,7 +61,7 @@ def insecure_tls_warnings(settings: Settings) -> list[str]:
     (only ``test output`` said so before: the run log was silent)."""
     warnings: list[str] = []
     for i, module in enumerate(settings.modules):
-        https = any(parse_host(h).https for h in module.hosts)  # http hosts use no TLS
+        https = any(parse_sora_host(h).https for h in module.hosts)  # http hosts use no TLS
         if https and module.ssl.active(https) and module.ssl.verification_mode == "none":
             warnings.append(f"sorabeat.modules.{i} ({', '.join(module.hosts)}): {_UNVERIFIED}")
     name = output_name(settings) if settings.output.enabled() else None
@@ -70,10 +70,10 @@ def insecure_tls_warnings(settings: Settings) -> list[str]:
         tls_on = out.logstash.ssl.active()
         verification = out.logstash.ssl.verification_mode
     elif name == "elasticsearch" and out.elasticsearch is not None:
-        from sorabeat.es.hosts import parse_host as parse_es_host
+        from sorabeat.es.hosts import parse_host_url
 
         es = out.elasticsearch
-        https = any(parse_es_host(h, es.protocol, es.path).scheme == "https" for h in es.hosts)
+        https = any(parse_host_url(h, es.protocol, es.path).scheme == "https" for h in es.hosts)
         tls_on = https and es.ssl.active(https)  # http hosts use no TLS
         verification = es.ssl.verification_mode
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 DEFAULT_SCHEME = "http"
 DEFAULT_PORT = 3000
@@ -22,7 +22,7 @@ class SoraHost:
     password: str | None = None
 
 
-def parse_host(text: str) -> SoraHost:
+def parse_sora_host(text: str) -> SoraHost:
     raw = text.strip()
     if not raw:
         raise HostError("empty host")
@@ -48,6 +48,8 @@ def parse_host(text: str) -> SoraHost:
         url=url,
         address=netloc,
         https=parts.scheme == "https",
-        username=parts.username,
-        password=parts.password,
+        # percent-encoded in the URL (``p%40ss`` for ``p@ss``), sent decoded, as Go's
+        # url.UserPassword gives them to metricbeat
+        username=unquote(parts.username) if parts.username is not None else None,
+        password=unquote(parts.password) if parts.password is not None else None,
     )

@@ -13,7 +13,7 @@ from sorabeat.credentials import SecretScrubber
 from sorabeat.event import EnvelopeSettings, MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora.catalog import metricsets_for
-from sorabeat.sora.hosts import parse_host
+from sorabeat.sora.hosts import parse_sora_host
 from sorabeat.sora.poller import MetricsetPoller
 from sorabeat.sora.settings import SoraModuleSettings
 from sorabeat.spool.base import EventSink
@@ -21,7 +21,7 @@ from sorabeat.tls import client_context
 
 
 def http_client(module: SoraModuleSettings) -> httpx.AsyncClient:
-    https = any(parse_host(h).https for h in module.hosts)
+    https = any(parse_sora_host(h).https for h in module.hosts)
     verify: ssl.SSLContext | bool = client_context(module.ssl) if module.ssl.active(https) else True
     return httpx.AsyncClient(
         verify=verify,
@@ -65,7 +65,7 @@ class SoraInput:
         out = []
         for module, http in zip(self.modules, clients, strict=True):
             for host_text in module.hosts:
-                host = parse_host(host_text)
+                host = parse_sora_host(host_text)
                 for metricset in metricsets_for(module.metricsets, host.address):
                     out.append(
                         MetricsetPoller(

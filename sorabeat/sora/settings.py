@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sorabeat.config.schema import PositiveSeconds, Size, header_problems, setting
-from sorabeat.sora.hosts import HostError, parse_host
+from sorabeat.sora.hosts import HostError, parse_sora_host
 from sorabeat.tls import TLSSettings
 
 MetricsetName = Literal["stats", "connections", "channels"]
@@ -74,7 +74,7 @@ class SoraModuleSettings:
             out.append(("username", _TWO_CREDENTIALS.format("username/password")))
         for i, host in enumerate(self.hosts):
             try:
-                parsed = parse_host(host)
+                parsed = parse_sora_host(host)
             except HostError as exc:
                 out.append((f"hosts.{i}", str(exc)))
                 continue

@@ -104,7 +104,7 @@ async def child(url: str) -> None:
 
     from sorabeat.monitoring.registry import Registry
     from sorabeat.sora.all_connections import AllConnections
-    from sorabeat.sora.hosts import parse_host
+    from sorabeat.sora.hosts import parse_sora_host
     from sorabeat.sora.poller import MetricsetPoller
 
     class Sink:
@@ -114,7 +114,7 @@ async def child(url: str) -> None:
             Sink.count = len(events)  # the last poll's
             return len(events)
 
-    host = parse_host(url)
+    host = parse_sora_host(url)
     async with httpx.AsyncClient(trust_env=False, timeout=None) as http:
         poller = MetricsetPoller(
             host=host,

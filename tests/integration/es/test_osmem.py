@@ -16,7 +16,7 @@ import pytest
 from sorabeat.es.bulk import ActionBuilder, bulk_body
 from sorabeat.es.client import ElasticsearchHost
 from sorabeat.es.format import EventFormat
-from sorabeat.es.hosts import parse_host
+from sorabeat.es.hosts import parse_host_url
 from sorabeat.es.index_management import load_template
 from sorabeat.es.output import agent_fields
 from sorabeat.es.response import Item, Request, classify
@@ -81,7 +81,7 @@ async def test_end_to_end_count_through_the_sink() -> None:
 async def _scenario(url: str) -> list[Item]:
     """A 409 duplicate (same deterministic id twice) and a 400 type conflict."""
     settings = es_settings(url, compression_level=1)
-    host = ElasticsearchHost(parse_host(url), settings)
+    host = ElasticsearchHost(parse_host_url(url), settings)
     try:
         server = await host.connect()
         builder = ActionBuilder(

@@ -15,7 +15,7 @@ from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
 from sorabeat.simulator import SoraSimulator
 from sorabeat.sora.catalog import metricsets_for
-from sorabeat.sora.hosts import parse_host
+from sorabeat.sora.hosts import parse_sora_host
 from sorabeat.sora.poller import MetricsetPoller
 
 STATS = {"x-sora-target": "Sora_20171010.GetStatsReport"}
@@ -421,7 +421,7 @@ async def test_ten_thousand_connections_are_served_and_parsed(
 def sorabeat_poller(
     http: httpx.AsyncClient, url: str, metricset: str, timeout: float
 ) -> MetricsetPoller:
-    host = parse_host(url)
+    host = parse_sora_host(url)
     agent = AgentInfo(name="t", hostname="t", id="i", ephemeral_id="e", version="0.0.0")
     return MetricsetPoller(
         host=host,

@@ -15,7 +15,7 @@ import pytest
 from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
 from sorabeat.sora.catalog import metricsets_for
-from sorabeat.sora.hosts import parse_host
+from sorabeat.sora.hosts import parse_sora_host
 from sorabeat.sora.poller import MetricsetPoller
 from tools.emulators.scripted_http import Request, ScriptedServer, http_response
 
@@ -34,7 +34,7 @@ class Collect:
 async def poller_for(
     port: int, metricset: str, *, timeout: float = 5, max_size: int = 1 << 20
 ) -> tuple[MetricsetPoller, httpx.AsyncClient, Registry]:
-    host = parse_host(f"127.0.0.1:{port}")
+    host = parse_sora_host(f"127.0.0.1:{port}")
     http = httpx.AsyncClient(trust_env=False, timeout=None)
     metrics = Registry()
     enc = MetricsetEncoder(

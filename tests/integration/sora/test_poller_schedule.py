@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sorabeat.event import AgentInfo, EnvelopeSettings, MetricsetEncoder
 from sorabeat.monitoring.registry import Registry
-from sorabeat.sora.hosts import parse_host
+from sorabeat.sora.hosts import parse_sora_host
 from sorabeat.sora.poller import MetricsetPoller, next_tick
 from sorabeat.sora.stats import StatsReport
 from tools.emulators.scripted_http import Request, ScriptedServer, http_response
@@ -42,7 +42,7 @@ class Sink:
 def poller(
     port: int, http: httpx.AsyncClient, sink: Sink, period: float, timeout: float
 ) -> MetricsetPoller:
-    host = parse_host(f"127.0.0.1:{port}")
+    host = parse_sora_host(f"127.0.0.1:{port}")
     return MetricsetPoller(
         host=host,
         metricset=StatsReport(),

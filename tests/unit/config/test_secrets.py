@@ -46,7 +46,7 @@ def test_passwords_written_into_urls_are_masked_and_known_as_secrets() -> None:
 
     from sorabeat.config.secrets import secret_values
     from sorabeat.credentials import redact_url
-    from sorabeat.es.hosts import parse_host
+    from sorabeat.es.hosts import parse_host_url
 
     data = {"output": {"elasticsearch": {"hosts": ["https://elastic:Sup3rS3cret@es:9200/"]}}}
     masked = mask_secrets(data, Settings)
@@ -59,7 +59,7 @@ def test_passwords_written_into_urls_are_masked_and_known_as_secrets() -> None:
         == "see http://u:xxxxx@h:1/x and https://h2/"
     )
     with pytest.raises(ValueError, match="invalid port") as info:
-        parse_host("https://elastic:Sup3rS3cret@es:99999")
+        parse_host_url("https://elastic:Sup3rS3cret@es:99999")
     assert "Sup3rS3cret" not in str(info.value)
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from sorabeat.es.bulk import ActionBuilder, ServerInfo, bulk_body, parse_version
 from sorabeat.es.format import EventFormat
-from sorabeat.es.hosts import parse_host
+from sorabeat.es.hosts import parse_host_url
 from sorabeat.es.output import agent_fields
 from sorabeat.es.root import CredentialsError, RootError, read_root
 from tests.es_support import AGENT, make_events, source_of
@@ -126,7 +126,7 @@ def test_body_is_ndjson_of_selected_events(positions: list[int]) -> None:
     ],
 )
 def test_hosts(text: str, base: str, user: str | None) -> None:
-    url = parse_host(text)
+    url = parse_host_url(text)
     assert url.base == base
     assert url.username == user
     if user:
@@ -135,11 +135,11 @@ def test_hosts(text: str, base: str, user: str | None) -> None:
 
 
 def test_host_protocol_and_path_options() -> None:
-    assert parse_host("es", "https", "/proxy/").base == "https://es:9200/proxy"
-    assert parse_host("es", "http", "proxy").base == "http://es:9200/proxy"
+    assert parse_host_url("es", "https", "/proxy/").base == "https://es:9200/proxy"
+    assert parse_host_url("es", "http", "proxy").base == "http://es:9200/proxy"
     for bad in ("", "ftp://es", "http://es:99999", "http://:9200"):
         with pytest.raises(ValueError, match=r"host|scheme|port"):
-            parse_host(bad)
+            parse_host_url(bad)
 
 
 def root(version: str, **extra: object) -> bytes:

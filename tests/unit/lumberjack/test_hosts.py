@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sorabeat.lumberjack.hosts import Endpoint, parse_host
+from sorabeat.lumberjack.hosts import Endpoint, parse_endpoint
 
 
 @pytest.mark.parametrize(
@@ -20,17 +20,17 @@ from sorabeat.lumberjack.hosts import Endpoint, parse_host
     ],
 )
 def test_hosts(text: str, expected: Endpoint) -> None:
-    assert parse_host(text) == expected
+    assert parse_endpoint(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "ls:", "ls:0", "ls:65536", "ls:abc", ":5044", "[::1"])
 def test_bad_hosts(text: str) -> None:
     with pytest.raises(ValueError, match=r"host|port"):
-        parse_host(text)
+        parse_endpoint(text)
 
 
 def test_port_zero_only_to_listen() -> None:
-    assert parse_host("127.0.0.1:0", listen=True) == Endpoint("127.0.0.1", 0)
+    assert parse_endpoint("127.0.0.1:0", listen=True) == Endpoint("127.0.0.1", 0)
     assert str(Endpoint("::1", 5044)) == "[::1]:5044"
 
 
@@ -39,4 +39,4 @@ def test_port_zero_only_to_listen() -> None:
 )
 def test_names_the_resolver_cannot_encode_are_refused_when_the_config_loads(name: str) -> None:
     with pytest.raises(ValueError, match="invalid host name"):
-        parse_host(f"{name}:5044")
+        parse_endpoint(f"{name}:5044")
