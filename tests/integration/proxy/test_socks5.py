@@ -112,12 +112,15 @@ async def test_loadbalance_through_an_authenticating_proxy(auth_proxy: tuple[int
         )
         sent = 0
         async with output(s) as (out, m):
-            # a worker connects once there is work: publish until both hosts took some
-            for _ in range(50):
+            # a worker connects once there is work: publish until both hosts took some.
+            # Bounded by time, not rounds: under load one worker's SOCKS5 handshake can
+            # take longer than the other worker needs for many rounds.
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + 30
+            while not (a.events and b.events) and loop.time() < give_up:
                 await publish_all(out, chunks(make_events(40, start=sent), 10))
                 sent += 40
-                if a.events and b.events:
-                    break
+                await asyncio.sleep(0.02)
         assert a.events and b.events
         assert sorted(numbers(a.events) + numbers(b.events)) == list(range(sent))
         assert m.total("output.failures") == 0
