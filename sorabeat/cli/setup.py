@@ -48,7 +48,19 @@ def index_management(loaded: LoadedSettings, write: Write, _forced: bool) -> Non
         )
     try:
         setup = loaded.settings.setup
-        asyncio.run(load_template(es, setup.template, setup_agent(loaded), write, setup.ilm))
+        logstash = loaded.settings.output.logstash
+        asyncio.run(
+            load_template(
+                es,
+                setup.template,
+                setup_agent(loaded),
+                write,
+                setup.ilm,
+                metadata_version=loaded.settings.metadata_version,
+                # the indices a Logstash pipeline names after @metadata.beat
+                beat=logstash.index if logstash is not None else None,
+            )
+        )
     except SetupError as exc:
         raise CliError(f"Index management failed: {exc}") from None
 

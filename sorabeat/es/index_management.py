@@ -24,7 +24,12 @@ from sorabeat.es.output import agent_fields
 from sorabeat.es.response import error_reason
 from sorabeat.es.root import RootError
 from sorabeat.es.routing import default_index, writes_data_stream
-from sorabeat.es.settings import ElasticsearchSettings, IlmSettings, TemplateSettings
+from sorabeat.es.settings import (
+    DEFAULT_TEMPLATE_NAME,
+    ElasticsearchSettings,
+    IlmSettings,
+    TemplateSettings,
+)
 from sorabeat.es.template import build_template, template_path
 from sorabeat.event import AgentInfo, format_timestamp
 from sorabeat.tls import TLSConfigError
@@ -94,6 +99,39 @@ def template_names(
             )
         out.append(value)
     return out[0], out[1]
+
+
+def pinned_template(
+    template: TemplateSettings,
+    agent: AgentInfo,
+    metadata_version: str | None,
+    beat: str | None = None,
+) -> tuple[str, str] | None:
+    """(name, pattern) of the template for the indices Logstash's documented pipeline
+    writes (``%{[@metadata][beat]}-%{[@metadata][version]}-%{+YYYY.MM.dd}``) when
+    ``metadata_version`` pins ``@metadata.version`` away from sorabeat's own version: without
+    it those indices get dynamic mappings (``service.address`` as text) although the data
+    view ``sorabeat-*`` shows them.
+
+    Its own template, named after the pinned version rather than a second pattern in the
+    main one: composable templates of equal priority must not overlap, and the main one is
+    renamed at every sorabeat upgrade while this one is simply replaced. None when nothing
+    is pinned, when the pin names sorabeat's version, or when ``setup.template.name`` or
+    ``pattern`` is the user's own (then the user decides what matches).
+    """
+    if metadata_version is None or template.pattern is not None:
+        return None
+    if template.name != DEFAULT_TEMPLATE_NAME:
+        return None
+    beat = (beat or agent.type).lower()  # @metadata.beat: output.logstash.index, lowercased
+    name = f"{beat}-{metadata_version}"
+    if name == template_names(template, agent)[0]:
+        return None
+    pattern = f"{name}-*"
+    for key, text in (("metadata_version", metadata_version), ("output.logstash.index", beat)):
+        if not text or any(c in text for c in '*?,"<>|/\\ #:'):
+            raise SetupError(f"{key} {text!r} cannot be part of an index template's name")
+    return name, pattern
 
 
 def render_template(
@@ -190,9 +228,12 @@ async def load_template(
     agent: AgentInfo,
     write: Write,
     ilm: IlmSettings | None = None,
+    metadata_version: str | None = None,
+    beat: str | None = None,
 ) -> None:
     """The ILM policy when writing the data stream, then the template: HEAD it, PUT it when
-    absent or ``overwrite``. Raises SetupError."""
+    absent or ``overwrite``; then the template of the pinned ``metadata_version``'s daily
+    indices (``pinned_template``). Raises SetupError."""
     ilm = ilm if ilm is not None else IlmSettings(enabled=False)
     if not template.enabled and not ilm.enabled:
         write("Index template loading is disabled (setup.template.enabled: false)")
@@ -224,29 +265,54 @@ async def load_template(
         warning = index_pattern_warning(es, body["index_patterns"][0], agent, data_stream)
         if warning:
             write(f"Warning: {warning}")
-        path = template_path(name, server)
-        exists = await host.client.head(path)
-        if exists.status_code == 200 and not template.overwrite:
-            write(
-                f"Index template {name} already exists; not overwritten "
-                "(setup.template.overwrite: true replaces it)"
+        await _put_template(host, server, name, body, template.overwrite, write, data_stream)
+        pinned = pinned_template(template, agent, metadata_version, beat)
+        if pinned is not None:
+            pinned_name, pinned_pattern = pinned
+            pinned_body = build_template(
+                load_fields(),
+                pattern=pinned_pattern,
+                version=agent.version,
+                user_settings=template.settings,
+                server=server,
             )
-            return
-        if exists.status_code not in (200, 404):
-            raise SetupError(f"HEAD {path} answered {exists.status_code}")
-        put = await host.client.put(path, content=orjson.dumps(body))
-        if not 200 <= put.status_code < 300:
-            raise SetupError(
-                f"Elasticsearch refused the template {name} ({put.status_code}): "
-                f"{_reason(put.content)}"
+            await _put_template(
+                host, server, pinned_name, pinned_body, template.overwrite, write, False
             )
-        stream = ", data stream" if data_stream else ""
-        write(f"Loaded index template {name} (pattern {body['index_patterns'][0]}{stream})")
     except httpx.HTTPError as exc:
         raise SetupError(f"Elasticsearch request failed: {exc or type(exc).__name__}") from None
     finally:
         for host in hosts:
             await host.close()
+
+
+async def _put_template(
+    host: ElasticsearchHost,
+    server: ServerInfo,
+    name: str,
+    body: dict[str, Any],
+    overwrite: bool,
+    write: Write,
+    data_stream: bool,
+) -> None:
+    path = template_path(name, server)
+    exists = await host.client.head(path)
+    if exists.status_code == 200 and not overwrite:
+        write(
+            f"Index template {name} already exists; not overwritten "
+            "(setup.template.overwrite: true replaces it)"
+        )
+        return
+    if exists.status_code not in (200, 404):
+        raise SetupError(f"HEAD {path} answered {exists.status_code}")
+    put = await host.client.put(path, content=orjson.dumps(body))
+    if not 200 <= put.status_code < 300:
+        raise SetupError(
+            f"Elasticsearch refused the template {name} ({put.status_code}): "
+            f"{_reason(put.content)}"
+        )
+    stream = ", data stream" if data_stream else ""
+    write(f"Loaded index template {name} (pattern {body['index_patterns'][0]}{stream})")
 
 
 def _reason(body: bytes) -> str:

@@ -15,6 +15,7 @@ from sorabeat.tls import TLSSettings
 
 DEFAULT_INDEX = "sorabeat-%{[agent.version]}-%{+yyyy.MM.dd}"
 DATA_STREAM = "sorabeat-%{[agent.version]}"
+DEFAULT_TEMPLATE_NAME = "sorabeat-%{[agent.version]}"
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ def rule_problems(es: ElasticsearchSettings) -> list[tuple[str, str]]:
 @dataclass(frozen=True)
 class TemplateSettings:
     enabled: bool = setting(True, doc="Load the index template at setup.")
-    name: str = setting("sorabeat-%{[agent.version]}", doc="Template name.")
+    name: str = setting(DEFAULT_TEMPLATE_NAME, doc="Template name.")
     pattern: str | None = setting(
         None,
         doc="Index pattern it applies to. Default: the template name when writing the data "

@@ -24,6 +24,7 @@ import asyncio
 import base64
 import collections
 import fnmatch
+import functools
 import itertools
 import random
 import re
@@ -478,6 +479,10 @@ class ElasticsearchEmulator:
                 return self._error(
                     400, "action_request_validation_exception", "index patterns are missing"
                 )
+            if store is self.templates:
+                conflict = self._overlapping_template(name, body)
+                if conflict is not None:
+                    return self._error(400, "illegal_argument_exception", conflict)
             store[name] = body
             return self._json(200, {"acknowledged": True})
         if request.method == "DELETE":
@@ -674,6 +679,25 @@ class ElasticsearchEmulator:
         if "error" in item:
             return self._json(status, {"error": item["error"], "status": status})
         return self._json(status, {k: v for k, v in item.items() if k != "status"})
+
+    def _overlapping_template(self, name: str, body: JSON) -> str | None:
+        """Elasticsearch refuses a composable template whose patterns can match an index
+        another template of the same priority matches (MetadataIndexTemplateService:
+        "multiple index templates may not match during index creation")."""
+        mine = _patterns(body)
+        priority = int(body.get("priority") or 0)
+        for other, template in self.templates.items():
+            if other == name or int(template.get("priority") or 0) != priority:
+                continue
+            theirs = _patterns(template)
+            if any(globs_overlap(a, b) for a in mine for b in theirs):
+                return (
+                    f"index template [{name}] has index patterns {mine} matching patterns from "
+                    f"existing templates [{other}] with patterns ({other} => {theirs}) that have "
+                    f"the same priority [{priority}], multiple index templates may not match "
+                    "during index creation, please use a different priority"
+                )
+        return None
 
     def _matching_template(self, index: str) -> JSON | None:
         best: tuple[int, JSON] | None = None
@@ -1116,6 +1140,30 @@ def _invalid_index_name(name: str) -> str | None:
 
 
 # ------------------------------------------------------------------- mappings
+def _patterns(template: JSON) -> list[str]:
+    patterns = template.get("index_patterns", [])
+    return [patterns] if isinstance(patterns, str) else list(patterns)
+
+
+def globs_overlap(a: str, b: str) -> bool:
+    """Whether some index name matches both patterns (``*`` matches any run of characters;
+    index patterns have no other wildcard)."""
+
+    @functools.cache
+    def meet(i: int, j: int) -> bool:
+        if i == len(a) or j == len(b):
+            rest = a[i:] + b[j:]  # what is left must be able to match nothing
+            return set(rest) <= {"*"}
+        if a[i] == "*" or b[j] == "*":
+            # a star stays to take more, or stops here (and, facing a star, takes it whole)
+            return (a[i] == "*" and (meet(i + 1, j) or meet(i, j + 1))) or (
+                b[j] == "*" and (meet(i, j + 1) or meet(i + 1, j))
+            )
+        return a[i] == b[j] and meet(i + 1, j + 1)
+
+    return meet(0, 0)
+
+
 def flatten_mapping(properties: JSON, prefix: str = "") -> dict[str, str]:
     out: dict[str, str] = {}
     for name, spec in properties.items():

@@ -226,3 +226,26 @@ async def test_data_stream_api_and_write_rules(
     assert backing not in es.indices and rolled["new_index"] not in es.indices
     assert (await c.delete("/_ilm/policy/p")).status_code == 200
     assert (await c.get("/_ilm/policy/p")).status_code == 404
+
+
+async def test_composable_templates_of_one_priority_must_not_overlap(
+    client: tuple[ElasticsearchEmulator, httpx.AsyncClient],
+) -> None:
+    es, c = client
+    ok = await c.put("/_index_template/a", json={"index_patterns": ["logs-1-*"], "priority": 5})
+    assert ok.status_code == 200
+    # same priority, a pattern some index matches both: refused as Elasticsearch does
+    r = await c.put("/_index_template/b", json={"index_patterns": ["logs-*-x"], "priority": 5})
+    assert r.status_code == 400
+    assert r.json()["error"]["type"] == "illegal_argument_exception"
+    assert "existing templates [a]" in r.json()["error"]["reason"]
+    assert "b" not in es.templates
+    for other in (
+        {"index_patterns": ["logs-*-x"], "priority": 6},  # another priority
+        {"index_patterns": ["logs-2-*"], "priority": 5},  # disjoint
+    ):
+        assert (await c.put("/_index_template/c", json=other)).status_code == 200
+        await c.delete("/_index_template/c")
+    # replacing a template is not an overlap with itself
+    again = {"index_patterns": ["logs-1-*", "logs-1"], "priority": 5}
+    assert (await c.put("/_index_template/a", json=again)).status_code == 200

@@ -118,6 +118,65 @@ async def test_setup_without_ilm_loads_the_daily_template_once(tmp_path: Path) -
         assert "ILM" not in out and not es.policies
 
 
+async def test_a_pinned_metadata_version_gets_a_template_for_its_logstash_indices(
+    tmp_path: Path,
+) -> None:
+    """Logstash's documented index, %{[@metadata][beat]}-%{[@metadata][version]}-date, with
+    the version pinned: mapped by the template, not dynamically (service.address as text)."""
+    async with ElasticsearchEmulator() as es:
+        write_config(tmp_path, es.url, 'metadata_version: "8.11.0"\n')
+        code, out, err = await sorabeat(tmp_path, "setup", "--index-management")
+        assert code == 0, err
+        assert f"Loaded index template {TEMPLATE} (pattern {TEMPLATE}, data stream)" in out
+        assert "Loaded index template sorabeat-8.11.0 (pattern sorabeat-8.11.0-*)" in out
+        pinned = es.templates["sorabeat-8.11.0"]
+        assert pinned["index_patterns"] == ["sorabeat-8.11.0-*"]
+        assert "data_stream" not in pinned  # Logstash writes daily indices
+        # both load together again (no overlap at one priority, which Elasticsearch refuses)
+        code, out, err = await sorabeat(tmp_path, "setup", "-E", "setup.template.overwrite=true")
+        assert code == 0, err
+        assert out.count("Loaded index template") == 2
+        # what Logstash would write, through the bulk API: the template maps it
+        out_es = new_output(es_settings(es.url, index="sorabeat-8.11.0-%{+yyyy.MM.dd}"), Registry())
+        samples = sample_events()
+        await out_es.publish(samples, AckRecorder(len(samples)))
+        await out_es.close()
+        mappings = es.indices["sorabeat-8.11.0-2026.01.02"].mappings
+        assert mappings["service.address"] == "keyword"
+        assert mappings["sora.stats.erlang_vm.statistics.active_tasks_mean"] == "double"
+    # a Logstash output index renames @metadata.beat, and the indices with it
+    async with ElasticsearchEmulator() as es:
+        write_config(
+            tmp_path,
+            es.url,
+            'metadata_version: "8.11.0"\nsetup.ilm.enabled: false\n'
+            "output.logstash:\n  enabled: false\n  index: SoraProd\n",
+        )
+        code, out, err = await sorabeat(tmp_path, "setup", "--index-management")
+        assert code == 0, err
+        assert es.templates["soraprod-8.11.0"]["index_patterns"] == ["soraprod-8.11.0-*"]
+        assert es.templates[TEMPLATE]["index_patterns"] == [f"{TEMPLATE}-*"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        'metadata_version: "0.1.0"\n',  # the pin is sorabeat's own version
+        'metadata_version: "8.11.0"\nsetup.template.pattern: "sorabeat-*"\n',  # user's own
+        'metadata_version: "8.11.0"\nsetup.template.name: "mine"\n',
+    ],
+)
+async def test_no_second_template_when_the_first_already_decides(
+    tmp_path: Path, extra: str
+) -> None:
+    async with ElasticsearchEmulator() as es:
+        write_config(tmp_path, es.url, "setup.ilm.enabled: false\n" + extra)
+        code, out, err = await sorabeat(tmp_path, "setup", "--index-management")
+        assert code == 0, err
+        assert out.count("Loaded index template") == 1
+        assert len(es.templates) == 1
+
+
 async def test_setup_errors_are_clear(tmp_path: Path) -> None:
     async with ElasticsearchEmulator(users={"elastic": "right"}) as es:
         write_config(tmp_path, es.url)
