@@ -138,22 +138,35 @@ class HttpServer:
             if isinstance(item, ProtocolError):
                 log.debug("%s: refused a request: %s", self.name, item.message)
                 _write(writer, exchange.respond(self.error_response(item), close=True))
-                await writer.drain()
-                return False
+                return not await self._drain(writer)
             answer = await self._answer(item)
             if isinstance(answer, RawResponse):
                 writer.write(answer.data)
-                await writer.drain()
+                if not await self._drain(writer):
+                    return True
                 if answer.close or answer.reset:
                     return answer.reset
                 exchange.responded_raw()
             else:
                 _write(writer, exchange.respond(answer))
-                await writer.drain()
+                if not await self._drain(writer):
+                    return True
                 if answer.body_bytes is not None or answer.reset:
                     return answer.reset
             if not exchange.next_cycle():
                 return False
+
+    async def _drain(self, writer: asyncio.StreamWriter) -> bool:
+        """Wait until the answer is on its way; False when the peer read nothing of it for
+        the idle timeout (a client that stopped reading must not hold the connection, and
+        the answer's memory, forever)."""
+        try:
+            async with asyncio.timeout(self.limits.idle_timeout):
+                await writer.drain()
+        except TimeoutError:
+            log.debug("%s: the client read nothing for %gs", self.name, self.limits.idle_timeout)
+            return False
+        return True
 
     async def _answer(self, request: Request) -> Response | RawResponse:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -349,3 +350,39 @@ async def test_an_answer_that_cannot_be_written_is_logged_and_the_server_goes_on
             await http.get(f"{url}/bad")
         assert (await http.get(f"{url}/good")).content == b"GET /good 0"
     assert any("thing: the connection failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_client_that_stops_reading_is_dropped_after_the_idle_timeout(
+    serve: Callable,
+) -> None:
+    """The answer (32 MiB, far more than the socket buffers) waits in the server's memory
+    while the client reads nothing; after the idle timeout the connection is reset instead
+    of holding it forever."""
+    size = 32 << 20
+
+    async def big(_: Request) -> Response:
+        return Response(200, b"x" * size)
+
+    server = await serve(big, limits=Limits(idle_timeout=0.5))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, ("127.0.0.1", port(server)))
+    try:
+        await loop.sock_sendall(sock, GET % 1)
+        # read nothing for four idle timeouts, then read what is there
+        await asyncio.sleep(2)
+        received = 0
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    data = await loop.sock_recv(sock, 1 << 20)
+                except ConnectionResetError:
+                    break
+                if not data:
+                    break
+                received += len(data)
+    finally:
+        sock.close()
+    assert 0 < received < size
