@@ -146,16 +146,27 @@ def render_template(
     has both."""
     data_stream = writes_data_stream(index, ilm is not None and ilm.enabled, server)
     name, pattern = template_names(template, agent, data_stream)
-    body = build_template(
+    lifecycle = ilm.policy_name if data_stream and ilm is not None else None
+    return name, _template_body(template, agent, server, pattern, data_stream, lifecycle)
+
+
+def _template_body(
+    template: TemplateSettings,
+    agent: AgentInfo,
+    server: ServerInfo,
+    pattern: str,
+    data_stream: bool = False,
+    lifecycle: str | None = None,
+) -> dict[str, Any]:
+    return build_template(
         load_fields(),
         pattern=pattern,
         version=agent.version,
         user_settings=template.settings,
         server=server,
         data_stream=data_stream,
-        lifecycle=ilm.policy_name if data_stream and ilm is not None else None,
+        lifecycle=lifecycle,
     )
-    return name, body
 
 
 def index_pattern_warning(
@@ -269,13 +280,7 @@ async def load_template(
         pinned = pinned_template(template, agent, metadata_version, beat)
         if pinned is not None:
             pinned_name, pinned_pattern = pinned
-            pinned_body = build_template(
-                load_fields(),
-                pattern=pinned_pattern,
-                version=agent.version,
-                user_settings=template.settings,
-                server=server,
-            )
+            pinned_body = _template_body(template, agent, server, pinned_pattern)
             await _put_template(
                 host, server, pinned_name, pinned_body, template.overwrite, write, False
             )
@@ -308,8 +313,7 @@ async def _put_template(
     put = await host.client.put(path, content=orjson.dumps(body))
     if not 200 <= put.status_code < 300:
         raise SetupError(
-            f"Elasticsearch refused the template {name} ({put.status_code}): "
-            f"{_reason(put.content)}"
+            f"Elasticsearch refused the template {name} ({put.status_code}): {_reason(put.content)}"
         )
     stream = ", data stream" if data_stream else ""
     write(f"Loaded index template {name} (pattern {body['index_patterns'][0]}{stream})")
