@@ -50,7 +50,11 @@ def make_home(tmp_path: Path, main: str, module: str | None = None) -> Path:
     (home / "modules.d").mkdir(parents=True)
     (home / "sorabeat.yml").write_text(main)
     (home / "sorabeat.yml").chmod(0o600)
-    module = module or f"- module: sora\n  period: 200ms\n  hosts: ['127.0.0.1:{closed_port()}']\n"
+    # a timeout over the period: a refused connection, not a poll that ran out of time
+    # while a loaded machine started the process, is what every poll ends with
+    module = module or (
+        f"- module: sora\n  period: 200ms\n  timeout: 10s\n  hosts: ['127.0.0.1:{closed_port()}']\n"
+    )
     (home / "modules.d" / "sora.yml").write_text(module)
     (home / "modules.d" / "sora.yml").chmod(0o600)
     return home
