@@ -13,10 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from sorabeat.spool import writer as writer_module
+from sorabeat.spool.crc import crc32
 from sorabeat.spool.record import encode_records, frame_records
 from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, create_segment, read_records, segment_name
-from sorabeat.spool.writer import GroupOutcome, SegmentWriter, WriteRequest
+from sorabeat.spool.writer import GroupOutcome, SegmentWriter, WriteRequest, _windows
 
 
 @pytest.fixture
@@ -133,3 +137,53 @@ def test_the_thread_reports_each_group_then_none_when_stopped(
     outcomes = [r for r in reports if r is not None]
     assert sum(len(o.requests) for o in outcomes) == 1 and outcomes[-1].next_seq == 1
     assert stored(tmp_path / segment_name(0), 0) == [(0, b"a")]
+
+
+def plain_request(first: int, payloads: list[bytes]) -> WriteRequest:
+    """A request for ``_windows`` alone (its future is never used)."""
+    parts = frame_records(first, payloads)
+    return WriteRequest(first, payloads, parts, sum(map(len, parts)), None)  # type: ignore[arg-type]
+
+
+@given(
+    st.lists(st.lists(st.binary(max_size=700), min_size=1, max_size=20), min_size=1, max_size=6),
+    st.integers(min_value=64, max_value=4096),
+)
+def test_windows_hold_the_records_bytes_in_order_and_stay_near_the_window_size(
+    batches: list[list[bytes]], window: int
+) -> None:
+    run = []
+    first = 0
+    for payloads in batches:
+        run.append(plain_request(first, payloads))
+        first += len(payloads)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(writer_module, "WINDOW", window)
+        windows = list(_windows(run))
+    assert b"".join(windows) == encode_records(0, [p for b in batches for p in b])
+    longest_piece = max(len(part) for r in run for part in r.parts)
+    # a window is cut between pieces: it passes the size by less than its mean piece
+    assert all(len(w) <= window + longest_piece * 2 for w in windows)
+    assert all(windows)
+
+
+def test_a_request_larger_than_a_window_is_written_in_windows_and_sealed_by_its_crc(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "WINDOW", 4096)
+    writes: list[int] = []
+    real_write = os.write
+
+    def counted_write(fd: int, data: bytes) -> int:
+        writes.append(len(data))
+        return real_write(fd, data)
+
+    w = writer(tmp_path)
+    monkeypatch.setattr(writer_module.os, "write", counted_write)
+    payloads = [bytes([i % 251]) * (i * 7 % 300) for i in range(200)]
+    outcome = w._write_group([request(loop, 0, *payloads)])
+    assert outcome.failure is None and outcome.fsyncs == 1
+    records = encode_records(0, payloads)
+    assert len(writes) > 5 and sum(writes) == len(records)
+    assert outcome.crcs[0] == crc32(records)
+    assert stored(tmp_path / segment_name(0), 0) == list(enumerate(payloads))
