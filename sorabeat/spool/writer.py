@@ -5,6 +5,14 @@ Appends reach it already framed and numbered; it takes every request waiting (up
 once per segment, then reports the group back to the event loop. An append is only
 answered after that fdatasync, so a returned append survives kill -9 and power loss.
 
+When more appends are already waiting as a group is made durable, its report is held back
+until the next group has been written and its fdatasync is starting: the event loop then
+frames the appends it answers while the disk syncs the next group, instead of holding the
+GIL while the writer waits for it to begin that group (with 8 appenders of 1,000 events,
+framing and fsync ran one after the other). A held report never waits for more than
+writing ``HOLD_BYTES`` and creating a segment, never for a linger (``flush.timeout``),
+and always precedes the next one.
+
 The framed pieces (a small header, then a payload, per record) are joined into windows of
 about ``WINDOW`` bytes before they are written: the kernel copies one buffer much faster
 than thousands of iovecs (~120 us against ~250-350 us for 1,000 events of 500 bytes here),
@@ -35,6 +43,7 @@ from sorabeat.spool.crc import crc32
 from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, create_segment
 
 WINDOW = 1 << 20  # bytes joined into one buffer per write
+HOLD_BYTES = 4 << 20  # a next group larger than this is not waited for by the held report
 log = logging.getLogger("sorabeat.spool")
 
 
@@ -96,6 +105,8 @@ class SegmentWriter:
         self._abandoned = False
         self._must_roll = False
         self._last_error: OSError | None = None
+        # a durable group whose report waits for the next group's fdatasync to start
+        self._held: GroupOutcome | None = None
         self._thread = threading.Thread(target=self._run, name="spool-writer", daemon=True)
 
     def start(self) -> None:
@@ -135,12 +146,23 @@ class SegmentWriter:
                     outcome = GroupOutcome(group, next_seq=self._next_seq)
                     for request in group:
                         request.error = OSError(str(exc))
-                self._report(outcome)
+                self._release_held()
+                if stop or self._flush_timeout > 0 or self._queue.empty():
+                    self._report(outcome)
+                else:
+                    self._held = outcome
                 if stop:
                     break
         finally:
+            self._release_held()
             os.close(self._fd)
             self._report(None)
+
+    def _release_held(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._report(held)
 
     def _collect(self, first: WriteRequest) -> tuple[list[WriteRequest], bool]:
         group = [first]
@@ -200,12 +222,15 @@ class SegmentWriter:
 
     def _flush(self, run: list[WriteRequest], run_start: int, outcome: GroupOutcome) -> bool:
         """Write and fdatasync a run of requests; on failure undo it and fail them."""
+        if sum(request.size for request in run) > HOLD_BYTES:
+            self._release_held()
         try:
             crc = self._crc
             for window in _windows(run):
                 _write_all(self._fd, window)
                 if crc is not None:
                     crc = crc32(window, crc)
+            self._release_held()
             started = time.perf_counter()
             os.fdatasync(self._fd)
             outcome.fsync_seconds += time.perf_counter() - started
@@ -232,6 +257,7 @@ class SegmentWriter:
         return True
 
     def _roll(self, outcome: GroupOutcome) -> None:
+        self._release_held()
         fd, path = create_segment(self.directory, self._next_seq)
         os.close(self._fd)
         self._fd = fd
