@@ -187,21 +187,20 @@ class DiskSpool:
     async def _submit(self, payloads: list[bytes]) -> WriteRequest | None:
         """Number ``payloads`` and hand them to the writer; None if none are to be written."""
         async with self._admission:
-            # the records, and the header of the segment they may start
-            need = sum(map(len, payloads)) + HEADER_SIZE * len(payloads) + SEGMENT_HEADER_SIZE
-            if (
-                self._used + self._reserved + need > self.max_size
-                or max(map(len, payloads)) > self._largest_payload
+            size = sum(map(len, payloads)) + HEADER_SIZE * len(payloads)  # of the records
+            # (a payload is no longer than all of them: max() only when that is too long)
+            if self._used + self._reserved + size + SEGMENT_HEADER_SIZE > self.max_size or (
+                size > self._largest_payload and max(map(len, payloads)) > self._largest_payload
             ):
                 payloads = await self._admit(payloads)
                 if not payloads:
                     return None
+                size = sum(map(len, payloads)) + HEADER_SIZE * len(payloads)
             if self.closing():  # the writer may be stopping: nothing submitted now is written
                 self._drop(len(payloads), "closed")
                 return None
             first = self._next_seq
             parts = frame_records(first, payloads)
-            size = sum(map(len, parts))
             self._next_seq += len(payloads)
             self._reserved += size + SEGMENT_HEADER_SIZE  # it may start a segment
             done: asyncio.Future[None] = self._loop.create_future()

@@ -1,9 +1,24 @@
 """The writer thread: appends framed records to the current segment, group-committed.
 
 Appends reach it already framed and numbered; it takes every request waiting (up to
-``flush.events`` events, lingering ``flush.timeout`` if set), writes them with one writev
-per segment and one fdatasync, then reports the group back to the event loop. An append
-is only answered after that fdatasync, so a returned append survives kill -9 and power loss.
+``flush.events`` events, lingering ``flush.timeout`` if set), writes them and fdatasyncs
+once per segment, then reports the group back to the event loop. An append is only
+answered after that fdatasync, so a returned append survives kill -9 and power loss.
+
+When more appends are already waiting as a group is made durable, its report is held back
+until the next group has been written and its fdatasync is starting: the event loop then
+frames the appends it answers while the disk syncs the next group, instead of holding the
+GIL while the writer waits for it to begin that group (with 8 appenders of 1,000 events,
+framing and fsync ran one after the other). A held report never waits for more than
+writing ``HOLD_BYTES`` and creating a segment, never for a linger (``flush.timeout``),
+and always precedes the next one.
+
+The framed pieces (a small header, then a payload, per record) are joined into windows of
+about ``WINDOW`` bytes before they are written: the kernel copies one buffer much faster
+than thousands of iovecs (~120 us against ~250-350 us for 1,000 events of 500 bytes here),
+the segment's running CRC takes one call per window instead of one per piece, and each
+window is a system call that releases the GIL once. The window bounds the extra copy, so
+a poll of 40 MB is never copied whole.
 
 Failures (ENOSPC, EDQUOT, EIO) truncate the segment back to its last durable byte, so no
 half record is left behind, and fail the requests of the group. Requests numbered past
@@ -21,13 +36,14 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sorabeat.spool.crc import crc32
 from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, create_segment
 
-_IOV_MAX = 1024
+WINDOW = 1 << 20  # bytes joined into one buffer per write
+HOLD_BYTES = 4 << 20  # a next group larger than this is not waited for by the held report
 log = logging.getLogger("sorabeat.spool")
 
 
@@ -89,6 +105,8 @@ class SegmentWriter:
         self._abandoned = False
         self._must_roll = False
         self._last_error: OSError | None = None
+        # a durable group whose report waits for the next group's fdatasync to start
+        self._held: GroupOutcome | None = None
         self._thread = threading.Thread(target=self._run, name="spool-writer", daemon=True)
 
     def start(self) -> None:
@@ -128,12 +146,23 @@ class SegmentWriter:
                     outcome = GroupOutcome(group, next_seq=self._next_seq)
                     for request in group:
                         request.error = OSError(str(exc))
-                self._report(outcome)
+                self._release_held()
+                if stop or self._flush_timeout > 0 or self._queue.empty():
+                    self._report(outcome)
+                else:
+                    self._held = outcome
                 if stop:
                     break
         finally:
+            self._release_held()
             os.close(self._fd)
             self._report(None)
+
+    def _release_held(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._report(held)
 
     def _collect(self, first: WriteRequest) -> tuple[list[WriteRequest], bool]:
         group = [first]
@@ -193,18 +222,20 @@ class SegmentWriter:
 
     def _flush(self, run: list[WriteRequest], run_start: int, outcome: GroupOutcome) -> bool:
         """Write and fdatasync a run of requests; on failure undo it and fail them."""
+        if sum(request.size for request in run) > HOLD_BYTES:
+            self._release_held()
         try:
-            _write_all(self._fd, [part for request in run for part in request.parts])
+            crc = self._crc
+            for window in _windows(run):
+                _write_all(self._fd, window)
+                if crc is not None:
+                    crc = crc32(window, crc)
+            self._release_held()
             started = time.perf_counter()
             os.fdatasync(self._fd)
             outcome.fsync_seconds += time.perf_counter() - started
             outcome.fsyncs += 1
-            if self._crc is not None:
-                crc = self._crc
-                for request in run:
-                    for part in request.parts:
-                        crc = crc32(part, crc)
-                self._crc = crc
+            self._crc = crc
         except OSError as exc:
             self._size = run_start
             self._next_seq = run[0].first
@@ -226,6 +257,7 @@ class SegmentWriter:
         return True
 
     def _roll(self, outcome: GroupOutcome) -> None:
+        self._release_held()
         fd, path = create_segment(self.directory, self._next_seq)
         os.close(self._fd)
         self._fd = fd
@@ -250,27 +282,43 @@ class SegmentWriter:
         outcome.next_seq = self._next_seq
 
 
-def _write_all(fd: int, pieces: list[bytes]) -> None:
-    """writev every byte of ``pieces`` (retrying short writes)."""
-    index = 0
-    while index < len(pieces):
-        batch = pieces[index : index + _IOV_MAX]
-        total = sum(map(len, batch))
-        written = os.writev(fd, batch)
-        if written == total:
-            index += len(batch)
+def _windows(run: list[WriteRequest]) -> Iterator[bytes]:
+    """The records of ``run`` as consecutive buffers of about ``WINDOW`` bytes (a request
+    larger than that is cut between pieces; a single larger piece makes a larger window)."""
+    pending: list[bytes] = []
+    pending_size = 0
+    for request in run:
+        if pending_size + request.size <= WINDOW:
+            pending += request.parts
+            pending_size += request.size
             continue
-        # short write: finish the piece it stopped in, then carry on with writev
-        for piece in batch:
-            if written >= len(piece):
-                written -= len(piece)
-                index += 1
-                continue
-            rest = memoryview(piece)[written:]
-            while rest:
-                count = os.write(fd, rest)
-                if count == 0:
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-                rest = rest[count:]
-            index += 1
-            break
+        if pending:
+            yield b"".join(pending)
+            pending = []
+            pending_size = 0
+        parts = request.parts
+        if request.size <= WINDOW:
+            pending += parts
+            pending_size = request.size
+            continue
+        # a large request: cut it by piece count at its mean piece size
+        step = max(1, len(parts) * WINDOW // request.size)
+        for start in range(0, len(parts), step):
+            window = b"".join(parts[start : start + step])
+            if window:  # (pieces can be empty payloads)
+                yield window
+    if pending:
+        yield b"".join(pending)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """write every byte of ``data`` (retrying short writes)."""
+    written = os.write(fd, data)
+    if written == len(data):
+        return
+    rest = memoryview(data)[written:]
+    while rest:
+        count = os.write(fd, rest)
+        if count == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        rest = rest[count:]
