@@ -13,7 +13,8 @@ threads. With glibc's defaults that memory stays in the process:
 
 Fixing the threshold at 256 KiB (which also fixes the trim threshold at its default) and
 allowing two arenas cut the node's peak RSS by ~15 MiB (106 against 121 MiB in one run
-each, tools/bench/node.py, 10,000 connections), CPU share unchanged within the noise. Where
+each of tools/bench/node.py's setup, 10,000 connections, with the poller releasing each
+poll's events once spooled), CPU share unchanged within the noise. Where
 the C library is not glibc (musl, macOS) nothing is changed. Settings the operator gave in
 the environment (``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_``, ``GLIBC_TUNABLES``) win.
 """
