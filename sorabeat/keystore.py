@@ -29,10 +29,6 @@ import stat
 from collections.abc import Mapping
 
 import orjson
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from sorabeat.agent import write_atomically
 
@@ -61,12 +57,21 @@ def check_key(key: str) -> str:
     return key
 
 
+# cryptography is imported where a keystore is read or written: every command loads the
+# configuration, and most nodes have no keystore (its bindings cost ~8 MiB of RSS)
+
+
 def _derive(passphrase: str, salt: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
     kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=salt, iterations=ITERATIONS)
     return kdf.derive(passphrase.encode("utf-8"))
 
 
 def encrypt(values: Mapping[str, str], passphrase: str) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     salt = os.urandom(SALT_SIZE)
     nonce = os.urandom(NONCE_SIZE)
     plain = orjson.dumps(dict(sorted(values.items())))
@@ -85,6 +90,9 @@ def decrypt(data: bytes, passphrase: str, label: str) -> dict[str, str]:
     if len(blob) < SALT_SIZE + NONCE_SIZE + 16:
         raise KeystoreError(f"{label} is corrupt: truncated")
     salt, nonce = blob[:SALT_SIZE], blob[SALT_SIZE : SALT_SIZE + NONCE_SIZE]
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         plain = AESGCM(_derive(passphrase, salt)).decrypt(
             nonce, blob[SALT_SIZE + NONCE_SIZE :], HEADER

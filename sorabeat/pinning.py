@@ -19,9 +19,6 @@ import ssl
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from cryptography import x509
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
-
 _ENCODING_DER = 2  # _ssl.ENCODING_DER: the private chain API returns Certificate objects
 
 
@@ -53,6 +50,11 @@ def verify_pinned_chain(
     anchor_at = digests.index(wanted)
     if anchor_at == 0:
         return  # the pinned certificate is the server's own: nothing above it to check
+    # imported only here: every output imports this module, few connections pin a CA, and
+    # cryptography's bindings cost ~8 MiB of RSS
+    from cryptography import x509
+    from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
     certs = [x509.load_der_x509_certificate(der) for der in chain_der[: anchor_at + 1]]
     leaf, intermediates, anchor = certs[0], certs[1:anchor_at], certs[anchor_at]
     try:

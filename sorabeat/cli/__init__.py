@@ -66,7 +66,9 @@ _VALUE_FLAGS = frozenset(
 )
 
 
-def _has_command(argv: Sequence[str]) -> bool:
+def _first_word(argv: Sequence[str]) -> str | None:
+    """The first argument that is neither a flag nor a flag's value: the command, or a
+    wrong one for argparse to name."""
     skip = False
     for arg in argv:
         if skip:
@@ -76,11 +78,16 @@ def _has_command(argv: Sequence[str]) -> bool:
             skip = True
             continue
         if not arg.startswith("-"):
-            return True  # a command, or a wrong one for argparse to name
-    return False
+            return arg
+    return None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _has_command(argv: Sequence[str]) -> bool:
+    return _first_word(argv) is not None
+
+
+def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The parser with ``commands`` registered (all of them by default)."""
     parser = argparse.ArgumentParser(
         prog="sorabeat",
         description="Ships Sora (WebRTC SFU) statistics to Logstash or Elasticsearch.",
@@ -92,16 +99,23 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     add_global_flags(common, top_level=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in commands:
         importlib.import_module(f"sorabeat.cli.{name}").register(subparsers, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = normalize_flags(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if not _has_command(args_list) and not {"-h", "--help"} & set(args_list):
+    asks_help = bool({"-h", "--help"} & set(args_list))
+    if not _has_command(args_list) and not asks_help:
         args_list = ["run", *args_list]  # no command given: metricbeat runs
+    command = _first_word(args_list)
+    # A known command without a help flag parses the same with only its own parser, and
+    # the other commands' modules (the simulator, the receiver, certificate making, top's
+    # curses: ~4 MiB and ~100 modules) stay unimported in a long-running node. Help, and
+    # an unknown command's error, list every command.
+    known = command in COMMANDS and not asks_help
+    parser = build_parser((command,) if known and command is not None else COMMANDS)
     args = parser.parse_args(args_list)
     try:
         code: int = args.handler(args)

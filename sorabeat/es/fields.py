@@ -6,6 +6,7 @@ dashboards are generated from it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -121,12 +122,27 @@ def parse_fields(data: Any) -> list[FieldSet]:
 def load_fields(text: str | None = None) -> list[FieldSet]:
     """The packaged fields.yml (or ``text``), validated."""
     if text is None:
-        text = resources.files("sorabeat").joinpath("fields.yml").read_text("utf-8")
+        return list(_packaged_fields())
     try:
         data = yamlbounds.safe_load(text)
     except yaml.YAMLError as exc:
         raise FieldsError(f"fields.yml is not YAML: {exc}") from None
     return parse_fields(data)
+
+
+@functools.cache
+def _packaged_fields() -> tuple[FieldSet, ...]:
+    """The packaged fields.yml, read once per process (each poller's field table and the
+    template need it; the sets are frozen). It is our own file, not an operator's, so
+    libyaml reads it when PyYAML has it: ~3x faster than the bounded pure-Python loader,
+    whose cost (~0.4 s of CPU per read on a busy node) counted at every start."""
+    text = resources.files("sorabeat").joinpath("fields.yml").read_text("utf-8")
+    loader = getattr(yaml, "CSafeLoader", None)
+    try:
+        data = yamlbounds.safe_load(text) if loader is None else yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        raise FieldsError(f"fields.yml is not YAML: {exc}") from None
+    return tuple(parse_fields(data))
 
 
 def walk(fields: tuple[Field, ...], prefix: str = "") -> Iterator[tuple[str, Field]]:

@@ -31,6 +31,7 @@ import importlib
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Protocol
 
 ISAL = "isal"
@@ -63,8 +64,26 @@ class Deflater:
     def __call__(self, data: bytes) -> bytes:
         return self._compress(data, self.level)
 
+    def stream(self, _asked: int) -> Deflate:
+        """A fresh zlib stream at the library's own level (the ``NewDeflate`` hook of
+        ``protocol.encode_window``: the level it passes is ``asked``, mapped already)."""
+        new: Callable[[int], Deflate] = _module(self.library).compressobj
+        return new(self.level)
+
     def describe(self) -> str:
         return f"level {self.asked}: {self.library} {self.version} at its level {self.level}"
+
+
+class Deflate(Protocol):
+    """One zlib-format stream being written: what ``zlib.compressobj()`` returns."""
+
+    def compress(self, data: bytes, /) -> bytes: ...
+
+    def flush(self, mode: int = ..., /) -> bytes: ...
+
+
+def _module(library: str) -> ModuleType:
+    return zlib if library == STDLIB else importlib.import_module(_MODULES[library])
 
 
 @functools.cache

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 
 from sorabeat.failure_streak import FailureStreak
@@ -83,11 +84,10 @@ class LogstashOutput:
         ]
         self.max_in_flight = len(self._workers) * self.window_slots
         self._queue = BatchQueue()
-        self.compress: protocol.Compress = protocol.compress
+        self.deflate: protocol.NewDeflate = zlib.compressobj
         if settings.compression_level > 0:
-            self.compress = _library_compress(
-                compression.deflater(settings.compression_level, compression_libraries)
-            )
+            chosen = compression.deflater(settings.compression_level, compression_libraries)
+            self.deflate = chosen.stream
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         self._sleep = sleep
@@ -204,7 +204,7 @@ class LogstashOutput:
             window_slots=self.window_slots,
             batch_size=self.batch_size,
             metrics=self.metrics,
-            compress=self.compress,
+            deflate=self.deflate,
             window_acked=window_acked,
             work_requeued=self._wake_all,
             move_stalled=self.move_stalled,
@@ -219,13 +219,3 @@ class LogstashOutput:
         line = self._streaks[host].succeeded()
         if line is not None:
             log.info("%s", line)
-
-
-def _library_compress(deflate: compression.Deflater) -> protocol.Compress:
-    """The window compress hook for the chosen library: it maps compression_level to its own
-    level itself (ISA-L has only 0-3), so the level handed to the hook is not used."""
-
-    def compress(frames: bytes, _level: int) -> bytes:
-        return deflate(frames)
-
-    return compress

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sorabeat.lumberjack.compression import inflation
+from sorabeat.lumberjack.compression import Deflate, inflation
 
 VERSION = 0x32  # '2'
 WINDOW = 0x57  # 'W'
@@ -66,16 +66,17 @@ def window_frame(count: int) -> bytes:
     return _HEADER_U32.pack(VERSION, WINDOW, count)
 
 
-def json_frames(payloads: Sequence[bytes]) -> bytes:
-    """``2J`` frames numbered 1..N for already-encoded JSON payloads."""
+def json_frames(payloads: Sequence[bytes], first: int = 1) -> bytes:
+    """``2J`` frames numbered ``first``.. for already-encoded JSON payloads."""
     pack = _JSON_HEADER.pack
     parts: list[bytes] = [b""] * (2 * len(payloads))
-    for i, payload in enumerate(payloads):
+    for i, payload in enumerate(payloads, first):
         size = len(payload)
         if size == 0:
-            raise ValueError(f"event {i + 1} of the window is empty")
-        parts[2 * i] = pack(VERSION, JSON, i + 1, size)
-        parts[2 * i + 1] = payload
+            raise ValueError(f"event {i} of the window is empty")
+        at = 2 * (i - first)
+        parts[at] = pack(VERSION, JSON, i, size)
+        parts[at + 1] = payload
     return b"".join(parts)
 
 
@@ -84,24 +85,34 @@ def compressed_frame(compressed: bytes) -> bytes:
     return _HEADER_U32.pack(VERSION, COMPRESSED, len(compressed)) + compressed
 
 
-def compress(frames: bytes, level: int) -> bytes:
-    """zlib format (RFC 1950), what every server inflates. May run in a worker thread."""
-    return zlib.compress(frames, level)
+NewDeflate = Callable[[int], Deflate]
+"""``level -> a fresh stream``: how a window's frames are compressed (any zlib-format
+compressor inflates on every server: the output may choose a faster one than zlib's)."""
 
-
-Compress = Callable[[bytes, int], bytes]
-"""``(frames, level) -> zlib-format bytes``: how a window's frames are compressed."""
+FRAMES_PER_PIECE = 256
+"""Frames handed to the compressor at a time: ~1 MB of real-shaped connection events
+instead of the whole window's ~8 MB at once, which was the node's RSS peak whenever it
+coincided with a poll (the compressed stream is the same size within 0.1%)."""
 
 
 def encode_window(
-    payloads: Sequence[bytes], compression_level: int = 0, compress: Compress = compress
+    payloads: Sequence[bytes], compression_level: int = 0, deflate: NewDeflate = zlib.compressobj
 ) -> bytes:
-    """A whole window: ``W`` then the ``J`` frames, bare or inside one ``C`` frame made by
-    ``compress`` (any zlib-format compressor: the output may choose a faster one)."""
-    frames = json_frames(payloads)
-    if compression_level > 0:
-        frames = compressed_frame(compress(frames, compression_level))
-    return window_frame(len(payloads)) + frames
+    """A whole window: ``W`` then the ``J`` frames, bare or inside one ``C`` frame whose
+    zlib stream ``deflate`` writes. May run in a worker thread."""
+    count = len(payloads)
+    if compression_level <= 0:
+        return window_frame(count) + json_frames(payloads)
+    stream = deflate(compression_level)
+    parts = [b"", b""]  # the W and C headers, once the compressed size is known
+    for start in range(0, count, FRAMES_PER_PIECE):
+        piece = json_frames(payloads[start : start + FRAMES_PER_PIECE], start + 1)
+        parts.append(stream.compress(piece))
+        del piece  # not alive while the next one is built
+    parts.append(stream.flush())
+    parts[1] = _HEADER_U32.pack(VERSION, COMPRESSED, sum(map(len, parts)))
+    parts[0] = window_frame(count)
+    return b"".join(parts)
 
 
 def frames_size(payloads: Sequence[bytes]) -> int:

@@ -59,7 +59,7 @@ class SessionEnd:
 
 
 async def encode_window(
-    events: Sequence[bytes], settings: LogstashSettings, compress: protocol.Compress
+    events: Sequence[bytes], settings: LogstashSettings, deflate: protocol.NewDeflate
 ) -> bytes:
     """The window's bytes; a large compressed window is built in a worker thread so the loop
     keeps reading ACKs meanwhile."""
@@ -67,8 +67,8 @@ async def encode_window(
         events = [escape_html(e) for e in events]
     level = settings.compression_level
     if level > 0 and protocol.frames_size(events) > COMPRESS_IN_THREAD:
-        return await asyncio.to_thread(protocol.encode_window, events, level, compress)
-    return protocol.encode_window(events, level, compress)
+        return await asyncio.to_thread(protocol.encode_window, events, level, deflate)
+    return protocol.encode_window(events, level, deflate)
 
 
 def describe_failure(error: BaseException) -> str:
@@ -100,7 +100,7 @@ class Session:
         window_slots: int,
         batch_size: int,
         metrics: Registry,
-        compress: protocol.Compress,
+        deflate: protocol.NewDeflate,
         window_acked: Callable[[], None],
         work_requeued: Callable[[], None],
         move_stalled: bool = False,
@@ -112,7 +112,7 @@ class Session:
         self.window_slots = window_slots
         self.batch_size = batch_size
         self.metrics = metrics
-        self.compress = compress
+        self.deflate = deflate
         self.window_acked = window_acked
         self.work_requeued = work_requeued
         self.host = str(client.endpoint)
@@ -186,7 +186,7 @@ class Session:
                 self.stall.waiting_began(asyncio.get_running_loop().time())
             self.in_flight.append(segment)
             self.sent_at.append(asyncio.get_running_loop().time())
-            data = await encode_window(segment.events, settings, self.compress)
+            data = await encode_window(segment.events, settings, self.deflate)
             await client.send(data, len(segment))
             self.sent_windows += 1
             self.metrics.add("output.windows.sent", host=self.host)

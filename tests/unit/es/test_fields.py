@@ -4,12 +4,14 @@ generation, both envelopes), and the template generated from it."""
 from __future__ import annotations
 
 import datetime
+from importlib import resources
 from typing import Any
 
 import orjson
 import pytest
 import yaml
 
+from sorabeat.config import yamlbounds
 from sorabeat.es.bulk import ServerInfo
 from sorabeat.es.fields import Field, FieldsError, leaves, load_fields, parse_fields
 from sorabeat.es.template import build_template
@@ -235,3 +237,12 @@ def test_legacy_templates_for_old_clusters() -> None:
     assert "properties" in t6["mappings"]["doc"]
     opensearch = ServerInfo((2, 11, 0), "opensearch")
     assert "template" in build_template(load_fields(), pattern="p", version="1", server=opensearch)
+
+
+def test_the_packaged_file_is_read_once_and_as_the_bounded_loader_reads_it() -> None:
+    text = resources.files("sorabeat").joinpath("fields.yml").read_text("utf-8")
+    assert load_fields() == parse_fields(yamlbounds.safe_load(text))
+    first, second = load_fields(), load_fields()
+    assert first[0] is second[0]  # read once: frozen sets, shared
+    first.clear()  # each caller gets its own list
+    assert load_fields() == second

@@ -54,6 +54,16 @@ def test_each_asked_level_round_trips_through_the_frame_decoder(level: int) -> N
     assert [f.payload for f in frames if isinstance(f, protocol.Event)] == events
 
 
+@pytest.mark.parametrize("level", range(1, 10))
+def test_each_asked_level_streams_a_window_the_decoder_and_zlib_inflate(level: int) -> None:
+    """What the output sends: the window compressed piece by piece by the chosen library."""
+    events = connection_events(protocol.FRAMES_PER_PIECE + 30, connections=500)
+    window = protocol.encode_window(events, level, compression.deflater(level).stream)
+    frames = protocol.FrameDecoder().feed(window)
+    assert [f.payload for f in frames if isinstance(f, protocol.Event)] == events
+    assert zlib.decompress(window[12:]) == protocol.json_frames(events)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.binary(min_size=1, max_size=300), min_size=1, max_size=40), st.integers(1, 9))
 def test_any_payloads_round_trip_at_any_level(payloads: list[bytes], level: int) -> None:

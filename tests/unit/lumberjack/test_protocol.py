@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sorabeat.lumberjack.protocol import (
+    FRAMES_PER_PIECE,
     AckReader,
     AckTracker,
     Event,
@@ -68,6 +69,37 @@ def test_compressed_window_keeps_w_outside_and_uses_zlib_format() -> None:
     assert size == len(body)
     assert body[0] == 0x78  # zlib header (RFC 1950), not gzip (0x1f) nor raw deflate
     assert zlib.decompress(body) == json_frames([b'{"a":1}', b"{}"])
+
+
+def test_a_large_window_is_compressed_piece_by_piece_into_one_stream() -> None:
+    """The compressor never holds the whole window's frames (~8 MB for 2048 connection
+    events): it gets them FRAMES_PER_PIECE at a time, numbered on across the pieces."""
+    payloads = [b'{"n":%05d}' % i for i in range(2 * FRAMES_PER_PIECE + 7)]  # all one size
+    largest: list[int] = []
+
+    class Recording:
+        def __init__(self, level: int) -> None:
+            self.inner = zlib.compressobj(level)
+
+        def compress(self, data: bytes, /) -> bytes:
+            largest.append(len(data))
+            return self.inner.compress(data)
+
+        def flush(self, mode: int = zlib.Z_FINISH, /) -> bytes:
+            return self.inner.flush(mode)
+
+    data = encode_window(payloads, 3, Recording)
+    assert len(largest) == 3
+    assert max(largest) == len(json_frames(payloads[:FRAMES_PER_PIECE]))
+    (size,) = struct.unpack(">I", data[8:12])
+    assert size == len(data) - 12
+    assert zlib.decompress(data[12:]) == json_frames(payloads)  # seq 1..N, one stream
+    frames = decode(data)
+    assert [f.seq for f in frames if isinstance(f, Event)] == list(range(1, len(payloads) + 1))
+
+
+def test_json_frames_number_from_first() -> None:
+    assert json_frames([b"{}"], 5) == b"2J\x00\x00\x00\x05\x00\x00\x00\x02{}"
 
 
 def test_sequence_numbers_restart_at_one_every_window() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ import pytest
 from sorabeat.lumberjack import protocol
 from sorabeat.lumberjack.batches import BatchQueue, Job
 from sorabeat.lumberjack.client import LumberjackClient
+from sorabeat.lumberjack.compression import Deflate
 from sorabeat.lumberjack.hosts import Endpoint
 from sorabeat.lumberjack.session import COMPRESS_IN_THREAD, Session, Worker, encode_window
 from sorabeat.lumberjack.settings import LogstashSettings
@@ -61,7 +63,7 @@ class Harness:
             window_slots=1,
             batch_size=10,
             metrics=self.metrics,
-            compress=protocol.compress,
+            deflate=zlib.compressobj,
             window_acked=self.on_window_acked,
             work_requeued=self.on_requeued,
         )
@@ -172,9 +174,9 @@ async def test_encoding_uses_the_compress_hook_and_a_thread_only_for_large_windo
 ) -> None:
     used: list[bool] = []  # per compression: whether it ran on the loop's thread
 
-    def counting(frames: bytes, lvl: int) -> bytes:
+    def counting(lvl: int) -> Deflate:
         used.append(threading.get_ident() == loop_thread)
-        return protocol.compress(frames, lvl)
+        return zlib.compressobj(lvl)
 
     loop_thread = threading.get_ident()
 
