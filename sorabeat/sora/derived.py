@@ -12,7 +12,7 @@ import orjson
 
 from sorabeat.sora.channels import ChannelTotals
 from sorabeat.sora.connections import Document
-from sorabeat.sora.rates import RatePoll, RateTracker
+from sorabeat.sora.rates import RatePoll, RateTracker, as_rates
 
 RATES = "rates"  # sora.connections.rates
 
@@ -24,10 +24,10 @@ class DerivedPoll:
         self.in_events = in_events
 
     def __call__(self, connection: dict[str, Any]) -> dict[str, Any] | None:
-        rates = self.rate_poll.rates(connection)
+        rates = self.rate_poll.row(connection)
         if self.channels is not None:
             self.channels.add(connection, rates)
-        return {RATES: rates} if rates is not None and self.in_events else None
+        return {RATES: as_rates(rates)} if rates is not None and self.in_events else None
 
     def channel_documents(self) -> list[Document]:
         """The channel summaries as documents (keyed by channel id, for document ids)."""
