@@ -27,7 +27,10 @@ is persisted: a restart starts over (the first poll after it has no rates).
 
 Use: ``RateTracker.update(host, connections, poll_time_us)`` for a parsed response, or, for a
 response read element by element, ``begin`` / ``RatePoll.rates`` per element / ``commit``
-once the whole response was read (a failed poll is never committed).
+once the whole response was read (a failed poll is never committed). ``RatePoll.row`` is
+``rates`` for the hot path: when every counter is in both polls (the common case) it gives
+the rates as a ``Row``, a tuple in ROW_NAMES order, which costs less to build, to sum per
+channel and to serialize than a dict.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def _counters_one_by_one(rtp: dict[str, Any]) -> Counters:
 
 
 def _counters(connection: Mapping[str, Any]) -> tuple[Counters, bool]:
-    """``counters``, and whether every one is there (the fast path of ``_row_between``)."""
+    """``counters``, and whether every one is there (the fast path of ``_rates_between``)."""
     rtp = connection.get("rtp")
     if type(rtp) is not dict:
         return _NO_COUNTERS, False
@@ -180,12 +183,6 @@ def as_rates(rates: Row | Rates) -> Rates:
     if type(rates) is tuple:
         return dict(zip(ROW_NAMES, rates, strict=True))
     return rates  # type: ignore[return-value]
-
-
-def rates_between(previous: Snapshot, current: Snapshot) -> Rates | None:
-    """The rates from ``previous`` to ``current`` (see the module's rules), or None."""
-    rates = _rates_between(previous, current)
-    return None if rates is None else as_rates(rates)
 
 
 class RatePoll:
