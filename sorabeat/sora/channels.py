@@ -28,8 +28,7 @@ from sorabeat.sora.rates import QUALITY_RATES, RATE_NAMES, Row
 UNSTABLE_LEVEL = "unstable_level"
 
 
-_QUALITY_FROM = RATE_NAMES.index(QUALITY_RATES[0])  # the quality rates come last ...
-assert RATE_NAMES[_QUALITY_FROM:] == QUALITY_RATES  # ... all of them, in order
+_QUALITY_FROM = len(RATE_NAMES) - len(QUALITY_RATES)  # QUALITY_RATES is RATE_NAMES' tail
 # a channel's rows are kept end to end in one flat list: a column is a slice of it
 _STRIDE = len(RATE_NAMES) + 1
 _RATE_COLUMNS = tuple(slice(i, None, _STRIDE) for i in range(1, _STRIDE))
