@@ -234,16 +234,18 @@ def test_every_legacy_profile_is_byte_for_byte_the_straightforward_documents(pro
 
 COUNTER_VALUE = st.one_of(
     st.integers(0, 2**40),
-    st.integers(2**62, 2**63 - 1),
+    st.integers(0, 2**40),
+    st.integers(2**62, 2**62 + 2**40),  # near the top of a long
     st.none(),  # missing
     st.sampled_from([1.5, True, "7"]),  # not an integer (a boolean and a string are refused)
 )
+# a timestamp: missing, fixed (does not move, or not a time), or advancing ~10 s a poll with
+# up to 3 s of jitter (an int: the jitter in µs; most intervals are positive, some are not)
 STAMP = st.one_of(
     st.none(),
     st.sampled_from(["garbage", "2026-01-02T15:04:05Z", "2017-11-16T05:16:02"]),
-    st.integers(0, 40_000_000).map(
-        lambda us: f"2026-01-02T15:04:{us // 1_000_000:02d}.{us % 1_000_000:06d}Z"
-    ),
+    st.integers(0, 3_000_000),
+    st.integers(0, 3_000_000),
 )
 CONNECTION = st.fixed_dictionaries(
     {
@@ -252,8 +254,9 @@ CONNECTION = st.fixed_dictionaries(
         "timestamp": STAMP,
     },
     optional={
-        "connection_id": st.sampled_from(["a", "b", "c", ""]),
+        "connection_id": st.sampled_from(["a", "b", "c", "d", "e", ""]),
         "legacy": st.booleans(),
+        "reset": st.booleans(),
         "rates": st.just({"received_bits_per_second": -1}),
         "channel_client_id": st.just("from sora"),
         "network_status": st.fixed_dictionaries(
@@ -268,11 +271,15 @@ POLL = st.tuples(
 
 
 def connection_document(index: int, shape: dict[str, Any], values: list[Any]) -> dict[str, Any]:
-    """Integer counters grow by 2**41 a poll (so that many are rated), unless drawn high."""
-    doc = {k: v for k, v in shape.items() if k != "legacy"}
+    """Integer counters grow by 2**41 a poll (so that many are rated), unless reset."""
+    doc = {k: v for k, v in shape.items() if k not in ("legacy", "reset")}
+    if type(doc["timestamp"]) is int:
+        us = 1_767_366_245_000_000 + index * 10_000_000 + doc["timestamp"]
+        moment = datetime.fromtimestamp(us // 1_000_000, UTC)
+        doc["timestamp"] = f"{moment:%Y-%m-%dT%H:%M:%S}.{us % 1_000_000:06d}Z"
     names = LEGACY if shape.get("legacy") else CURRENT
     doc["rtp"] = {
-        n: v + index * 2**41 if type(v) is int and v < 2**62 else v
+        n: v + index * 2**41 if type(v) is int and not shape.get("reset") else v
         for n, v in zip(names, values, strict=True)
         if v is not None
     }
@@ -280,7 +287,7 @@ def connection_document(index: int, shape: dict[str, Any], values: list[Any]) ->
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(POLL, min_size=1, max_size=4), st.integers(5, 300))
+@given(st.lists(POLL, min_size=2, max_size=4), st.integers(5, 300))
 def test_arbitrary_polls_are_byte_for_byte_the_straightforward_documents(
     polls: list[tuple[int, list[tuple[dict[str, Any], list[Any]]]]], chunk: int
 ) -> None:
@@ -300,4 +307,4 @@ def test_the_property_above_saw_rates() -> None:
     """The arbitrary polls are not all first polls and resets: many connections were rated."""
     if not RATED:  # run alone: generate again
         test_arbitrary_polls_are_byte_for_byte_the_straightforward_documents()
-    assert sum(RATED) >= 20
+    assert sum(RATED) >= 10  # usually 30 to 100: far from a fluke
