@@ -20,40 +20,42 @@ Use: ``ChannelTotals.add(connection, rates)`` per connection, then ``summaries()
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from operator import itemgetter
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sorabeat.sora.rates import QUALITY_RATES, RATE_NAMES
+from sorabeat.sora.rates import QUALITY_RATES, RATE_NAMES, Row
 
 UNSTABLE_LEVEL = "unstable_level"
 
 
-_ALL_RATES = itemgetter(*RATE_NAMES)
-_QUALITY = [(i, name) for i, name in enumerate(RATE_NAMES) if name in QUALITY_RATES]
+_QUALITY_FROM = len(RATE_NAMES) - len(QUALITY_RATES)  # QUALITY_RATES is RATE_NAMES' tail
+# a channel's rows are kept end to end in one flat list: a column is a slice of it
+_STRIDE = len(RATE_NAMES) + 1
+_RATE_COLUMNS = tuple(slice(i, None, _STRIDE) for i in range(1, _STRIDE))
+_QUALITY_COLUMNS = _RATE_COLUMNS[_QUALITY_FROM:]
 
 
 class _Channel:
-    __slots__ = ("connections", "full", "partial", "unstable_level")
+    __slots__ = ("connections", "flat", "partial", "rows", "unstable_level")
 
     def __init__(self) -> None:
         self.connections = 0
-        self.full: list[tuple[float, ...]] = []  # every rate, in RATE_NAMES order
-        self.partial: list[Mapping[str, float]] = []  # some rates missing
+        self.rows = 0  # rated connections with every rate, their Rows end to end in flat
+        self.flat: list[float] = []
+        self.partial: list[Mapping[str, float]] = []  # rated connections with some rates
         self.unstable_level: int | None = None
 
-    def values(self) -> dict[str, Sequence[float]]:
-        """Rate name -> its value of each rated connection that has it."""
-        # no full row: no column (zip stops at once)
-        columns: dict[str, Sequence[float]] = dict(
-            zip(RATE_NAMES, zip(*self.full, strict=True), strict=False)
-        )
+    def columns(self) -> dict[str, list[float] | tuple[float, ...]]:
+        """Rate name -> its value of each rated connection that has it, RATE_NAMES order."""
+        columns: dict[str, list[float] | tuple[float, ...]] = {}
+        if self.rows:
+            columns.update(zip(RATE_NAMES, map(self.flat.__getitem__, _RATE_COLUMNS), strict=True))
         for rates in self.partial:
             for name in RATE_NAMES:
                 value = rates.get(name)
                 if value is not None:
                     columns[name] = [*columns.get(name, ()), value]
-        return columns
+        return {name: columns[name] for name in RATE_NAMES if name in columns}
 
 
 class ChannelTotals:
@@ -62,7 +64,8 @@ class ChannelTotals:
     def __init__(self) -> None:
         self._channels: dict[str, _Channel] = {}
 
-    def add(self, connection: Mapping[str, Any], rates: Mapping[str, float] | None) -> None:
+    def add(self, connection: Mapping[str, Any], rates: Row | Mapping[str, float] | None) -> None:
+        """Count a connection with its rates (sorabeat.sora.rates: a Row, by name, or None)."""
         channel_id = connection.get("channel_id")
         if type(channel_id) is not str or not channel_id:
             return
@@ -78,26 +81,37 @@ class ChannelTotals:
             ):
                 channel.unstable_level = level
         if rates:
-            try:
-                channel.full.append(_ALL_RATES(rates))
-            except KeyError:
-                channel.partial.append(rates)
+            if type(rates) is tuple:
+                channel.rows += 1
+                channel.flat += rates
+            else:
+                channel.partial.append(rates)  # type: ignore[arg-type]
 
     def summaries(self) -> list[dict[str, Any]]:
         """One document per channel (see the module's description)."""
         out = []
         for channel_id, channel in self._channels.items():
+            rows, flat = channel.rows, channel.flat
             doc: dict[str, Any] = {
                 "channel_id": channel_id,
                 "connections": channel.connections,
-                "rated_connections": len(channel.full) + len(channel.partial),
+                "rated_connections": rows + len(channel.partial),
             }
-            values = channel.values()
-            if values:
-                doc["rates"] = {name: math.fsum(values[name]) for name in values}
-            maxima: dict[str, float | int] = {
-                name: max(values[name]) for name in QUALITY_RATES if name in values
-            }
+            maxima: dict[str, float | int]
+            if channel.partial:
+                columns = channel.columns()
+                doc["rates"] = {name: math.fsum(values) for name, values in columns.items()}
+                maxima = {name: max(columns[name]) for name in QUALITY_RATES if name in columns}
+            elif rows == 1:  # the sum and the maximum of one value are that value
+                doc["rates"] = dict(zip(RATE_NAMES, flat[1:], strict=True))
+                maxima = dict(zip(QUALITY_RATES, flat[_QUALITY_FROM + 1 :], strict=True))
+            elif rows:
+                sums = map(math.fsum, map(flat.__getitem__, _RATE_COLUMNS))
+                doc["rates"] = dict(zip(RATE_NAMES, sums, strict=True))
+                highest = map(max, map(flat.__getitem__, _QUALITY_COLUMNS))
+                maxima = dict(zip(QUALITY_RATES, highest, strict=True))
+            else:
+                maxima = {}
             if channel.unstable_level is not None:
                 maxima[UNSTABLE_LEVEL] = channel.unstable_level
             if maxima:

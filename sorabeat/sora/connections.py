@@ -36,9 +36,12 @@ from sorabeat.sora.field_types import (
 
 Buffer = bytes | bytearray | memoryview
 Document = tuple[str, tuple[Buffer, ...]]  # (identity key, parts whose concatenation is JSON)
-# Called with each connection once its values were checked; returns fields to add to its
-# document (None: none). It may look, never change: the element's bytes are reused.
-Derive = Callable[[dict[str, Any]], dict[str, Any] | None]
+# One member sorabeat adds to a connection's document: its name, and its JSON text
+# (``"name":value``), serialized once by whoever derived it.
+Member = tuple[str, bytes]
+# Called with each connection once its values were checked; returns the member to add to
+# its document (None: none). It may look, never change: the element's bytes are reused.
+Derive = Callable[[dict[str, Any]], Member | None]
 
 _BOUNDARY = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")
 _WHITESPACE = b" \t\r\n"
@@ -95,7 +98,7 @@ def document(
     derive: Derive | None = None,
 ) -> Document:
     """The event document of one connection: its own bytes (``element``, None when there are
-    none) plus ``channel_client_id`` and the fields ``derive`` adds, without the values
+    none) plus ``channel_client_id`` and the member ``derive`` adds, without the values
     ``types`` says do not fit."""
     if types is not None and (element is None or not types.surely_valid(connection)):
         bad = remove_invalid(connection, types.group)
@@ -111,16 +114,16 @@ def document(
         element is None
         or not connection
         or "channel_client_id" in connection
-        or (added and not added.keys().isdisjoint(connection))
+        or (added is not None and added[0] in connection)
     ):
         if ccid is None:
             connection.pop("channel_client_id", None)
         else:
             connection["channel_client_id"] = ccid
-        if added:
-            connection.update(added)
+        if added is not None:  # parsed back: orjson's floats read back to the same bits
+            connection.update(orjson.loads(b"{" + added[1] + b"}"))
         return key, (orjson.dumps(connection),)
-    if not added:
+    if added is None:
         if ccid is None:
             return key, (element,)
         # one exact-size copy; orjson's output for a short string is a 4 KiB allocation
@@ -128,10 +131,13 @@ def document(
             (memoryview(element)[:-1], b',"channel_client_id":', orjson.dumps(ccid), b"}")
         )
         return key, (body,)
-    if ccid is not None:
-        added = {"channel_client_id": ccid, **added}  # one serialization for both
-    # the added object's closing brace closes the document
-    body = b"".join((memoryview(element)[:-1], b",", memoryview(orjson.dumps(added))[1:]))
+    if ccid is None:
+        body = b"".join((memoryview(element)[:-1], b",", added[1], b"}"))
+    else:
+        pair = orjson.dumps(ccid)
+        body = b"".join(
+            (memoryview(element)[:-1], b',"channel_client_id":', pair, b",", added[1], b"}")
+        )
     return key, (body,)
 
 

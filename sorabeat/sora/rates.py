@@ -27,7 +27,10 @@ is persisted: a restart starts over (the first poll after it has no rates).
 
 Use: ``RateTracker.update(host, connections, poll_time_us)`` for a parsed response, or, for a
 response read element by element, ``begin`` / ``RatePoll.rates`` per element / ``commit``
-once the whole response was read (a failed poll is never committed).
+once the whole response was read (a failed poll is never committed). ``RatePoll.row`` is
+``rates`` for the hot path: when every counter is in both polls (the common case) it gives
+the rates as a ``Row``, a tuple in ROW_NAMES order, which costs less to build, to sum per
+channel and to serialize than a dict.
 """
 
 from __future__ import annotations
@@ -41,8 +44,11 @@ from sorabeat.sora.connections import channel_client_id
 
 Rates = dict[str, float]
 Counters = tuple[int | None, ...]
-# (timestamp in µs since the epoch or None, poll time in µs, counters in COUNTERS order)
-Snapshot = tuple[int | None, int, Counters]
+# (timestamp in µs since the epoch or None, poll time in µs, counters in COUNTERS order,
+# whether every counter is there)
+Snapshot = tuple[int | None, int, Counters, bool]
+# interval_seconds, then every rate in RATE_NAMES order: the common case, cheaper than a dict
+Row = tuple[float, ...]
 
 INTERVAL = "interval_seconds"
 # (rate name, the rtp counter it derives from: current name first, then the 2017 one, factor)
@@ -64,6 +70,8 @@ QUALITY_RATES: tuple[str, ...] = RATE_NAMES[4:]  # NACKs, PLIs, FIRs
 _US_PER_S = 1_000_000
 _SCALES = tuple(factor * _US_PER_S for _, _, factor in COUNTERS)
 _NO_COUNTERS: Counters = (None,) * len(COUNTERS)
+_ALL_INTS = (int,) * len(COUNTERS)
+ROW_NAMES = (INTERVAL, *RATE_NAMES)  # the names of a Row's values
 _CURRENT = itemgetter(*(names[0] for _, names, _ in COUNTERS))
 _LEGACY = itemgetter(*(names[-1] for _, names, _ in COUNTERS))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -98,12 +106,11 @@ def _counters_one_by_one(rtp: dict[str, Any]) -> Counters:
     return tuple(out)
 
 
-def counters(connection: Mapping[str, Any]) -> Counters:
-    """The counters the rates derive from, in COUNTERS order; None where missing or not an
-    integer (a boolean is not one)."""
+def _counters(connection: Mapping[str, Any]) -> tuple[Counters, bool]:
+    """``counters``, and whether every one is there (the fast path of ``_rates_between``)."""
     rtp = connection.get("rtp")
     if type(rtp) is not dict:
-        return _NO_COUNTERS
+        return _NO_COUNTERS, False
     # the common case in C: every counter of one generation there, every one an int
     try:
         values: Counters = _CURRENT(rtp)
@@ -111,11 +118,18 @@ def counters(connection: Mapping[str, Any]) -> Counters:
         try:
             values = _LEGACY(rtp)
         except KeyError:
-            return _counters_one_by_one(rtp)
-    for value in values:
-        if type(value) is not int:
-            return _counters_one_by_one(rtp)
-    return values
+            values = _counters_one_by_one(rtp)
+            return values, None not in values
+    if tuple(map(type, values)) == _ALL_INTS:  # a boolean is not one
+        return values, True
+    values = _counters_one_by_one(rtp)
+    return values, None not in values
+
+
+def counters(connection: Mapping[str, Any]) -> Counters:
+    """The counters the rates derive from, in COUNTERS order; None where missing or not an
+    integer (a boolean is not one)."""
+    return _counters(connection)[0]
 
 
 def connection_key(connection: Mapping[str, Any]) -> str | None:
@@ -128,35 +142,47 @@ def connection_key(connection: Mapping[str, Any]) -> str | None:
     return None if pair is None else "\x1f" + pair  # never equal to a connection_id
 
 
-def rates_between(previous: Snapshot, current: Snapshot) -> Rates | None:
-    """The rates from ``previous`` to ``current`` (see the module's rules), or None."""
-    stamp0, poll0, before = previous
-    stamp1, poll1, after = current
+def _rates_between(previous: Snapshot, current: Snapshot) -> Row | Rates | None:
+    """The rates from ``previous`` to ``current`` (see the module's rules): a ``Row`` when
+    every counter is in both polls, else by name; None for no rate."""
+    stamp0, poll0, before, complete0 = previous
+    stamp1, poll1, after, complete1 = current
     interval = stamp1 - stamp0 if stamp0 is not None and stamp1 is not None else poll1 - poll0
     if interval <= 0:
         return None
-    out: Rates = {INTERVAL: interval / _US_PER_S}
+    if not (complete0 and complete1):
+        return _some_rates(interval, before, after)
+    out = [interval / _US_PER_S]
     try:
-        for name, scale, old, new in zip(RATE_NAMES, _SCALES, before, after, strict=True):
-            if old is None or new is None:
-                continue
-            if new < old:
-                return None  # reset: no rate at all this poll, not just for this counter
-            out[name] = (new - old) * scale / interval
+        for new, old, scale in zip(after, before, _SCALES, strict=True):
+            out.append((new - old) * scale / interval)  # type: ignore[operator]
     except OverflowError:  # a rate beyond a float: leave out just those (never seen)
-        return _rates_but_the_huge(out[INTERVAL], interval, before, after)
+        return _some_rates(interval, before, after)
+    if min(out) < 0:  # scale and interval are positive: only a counter that went down
+        return None  # a reset: no rate at all this poll, not just for this counter
+    return tuple(out)
+
+
+def _some_rates(interval: int, before: Counters, after: Counters) -> Rates | None:
+    """The rates of the counters in both polls (a missing one is left out)."""
+    out: Rates = {INTERVAL: interval / _US_PER_S}
+    for name, scale, old, new in zip(RATE_NAMES, _SCALES, before, after, strict=True):
+        if old is None or new is None:
+            continue
+        if new < old:
+            return None  # reset: no rate at all this poll
+        try:
+            out[name] = (new - old) * scale / interval
+        except OverflowError:
+            continue
     return out if len(out) > 1 else None
 
 
-def _rates_but_the_huge(seconds: float, interval: int, before: Counters, after: Counters) -> Rates:
-    out: Rates = {INTERVAL: seconds}
-    for name, scale, old, new in zip(RATE_NAMES, _SCALES, before, after, strict=True):
-        if old is not None and new is not None:  # none went down: checked before
-            try:
-                out[name] = (new - old) * scale / interval
-            except OverflowError:
-                continue
-    return out
+def as_rates(rates: Row | Rates) -> Rates:
+    """Rates by name, ``interval_seconds`` first, whichever form they came in."""
+    if type(rates) is tuple:
+        return dict(zip(ROW_NAMES, rates, strict=True))
+    return rates  # type: ignore[return-value]
 
 
 class RatePoll:
@@ -170,24 +196,34 @@ class RatePoll:
         self._stamp_text: Any = None  # the last timestamp parsed (a poll's are often equal)
         self._stamp_us: int | None = None
 
-    def rates(self, connection: Mapping[str, Any]) -> Rates | None:
-        """The rates of one connection of this poll (None: none; see the module's rules)."""
-        key = connection_key(connection)
-        if key is None:
-            return None
-        if key in self.snapshots:
-            self.snapshots[key] = None  # ambiguous: rated neither now nor next poll
+    def row(self, connection: Mapping[str, Any]) -> Row | Rates | None:
+        """The rates of one connection of this poll (see the module's rules): a ``Row`` when
+        every counter is in both polls, else by name; None for no rate."""
+        key = connection.get("connection_id")
+        if type(key) is not str or not key:
+            key = connection_key(connection)
+            if key is None:
+                return None
+        snapshots = self.snapshots
+        if key in snapshots:
+            snapshots[key] = None  # ambiguous: rated neither now nor next poll
             return None
         text = connection.get("timestamp")
         if text != self._stamp_text:  # a string equals only a string: no type mix-up
             self._stamp_text = text
             self._stamp_us = parse_timestamp(text)
-        current: Snapshot = (self._stamp_us, self.poll_time_us, counters(connection))
-        self.snapshots[key] = current
+        values, complete = _counters(connection)
+        current: Snapshot = (self._stamp_us, self.poll_time_us, values, complete)
+        snapshots[key] = current
         previous = self.previous.get(key)
         if previous is None:
             return None
-        return rates_between(previous, current)
+        return _rates_between(previous, current)
+
+    def rates(self, connection: Mapping[str, Any]) -> Rates | None:
+        """The rates of one connection of this poll (None: none; see the module's rules)."""
+        rates = self.row(connection)
+        return None if rates is None else as_rates(rates)
 
 
 class RateTracker:
