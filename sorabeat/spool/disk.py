@@ -99,6 +99,7 @@ class DiskSpool:
         self._abandoned = False
         self._admission = asyncio.Lock()
         self._read_lock = asyncio.Lock()
+        self._read_ahead_task: asyncio.Task[None] | None = None
         self._persist_task: asyncio.Task[None] | None = None
         self._persist_kick = asyncio.Event()
         self._close_task: asyncio.Task[None] | None = None
@@ -368,18 +369,40 @@ class DiskSpool:
                     waiter = self._changed
                     await waiter.wait()
                 elif lost:
-                    self._unread_count -= lost
-                    self.metrics.add("spool.events.dropped", lost, reason="read_error")
-                    self._gauges()
+                    self._unreadable(lost)
             if self._closing:
                 return None
             first, events = self._reader.take(max_events)
+        self._read_ahead()
         count = len(events)
         self._unread_count -= count
         self._inflight_unacked += count
         batch = Batch(first=first, events=events)
         self._inflight.append(batch)
         return batch
+
+    def _read_ahead(self) -> None:
+        """Decode the next events while the output sends these: a get then finds them
+        buffered instead of waiting for a read (the reader stays within READ_AHEAD)."""
+        if self._closing or self._read_ahead_task is not None or not self._reader.wants_more():
+            return
+        self._read_ahead_task = self._loop.create_task(self._read_ahead_once(), name="spool-read")
+
+    async def _read_ahead_once(self) -> None:
+        try:
+            async with self._read_lock:
+                if self._closing or not self._reader.wants_more():
+                    return
+                lost = await self._reader.read_more(self._io)
+                if lost:
+                    self._unreadable(lost)
+        finally:
+            self._read_ahead_task = None
+
+    def _unreadable(self, lost: int) -> None:
+        self._unread_count -= lost
+        self.metrics.add("spool.events.dropped", lost, reason="read_error")
+        self._gauges()
 
     def ack(self, batch: Batch, count: int) -> None:
         newly = batch.advance(count)
@@ -529,6 +552,8 @@ class DiskSpool:
         await self._writer_stopped
         if self._persist_task is not None:
             self._persist_task.cancel()
+        if self._read_ahead_task is not None:
+            self._read_ahead_task.cancel()
         await asyncio.to_thread(self._executor.shutdown)
         self._reader.close()
         os.close(self._lock_fd)

@@ -20,7 +20,8 @@ from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, ReadResult, read_records
 
 log = logging.getLogger("sorabeat.spool")
 
-READ_AHEAD = 4096  # events decoded ahead of the output
+READ_AHEAD = 4096  # most events decoded ahead of the output
+REFILL_BELOW = READ_AHEAD // 2  # fewer buffered than this: read more while the output sends
 
 
 @dataclass(eq=False, slots=True)
@@ -77,6 +78,11 @@ class SegmentReader:
         self._purge_gone()
         return bool(self._unread)
 
+    def wants_more(self) -> bool:
+        """Whether reading ahead now would keep the output from waiting on the disk: few
+        events are buffered and no read is under way."""
+        return not self._reading and self._buffered < REFILL_BELOW
+
     def next_seq(self) -> int:
         """The number of the next event to hand out, or past which none is stored yet."""
         self._purge_gone()
@@ -122,8 +128,9 @@ class SegmentReader:
             return 0
         self._reading = True
         try:
+            room = max(1, READ_AHEAD - self._buffered)
             result = await io(
-                self._read_chunk, cursor.seg, cursor.offset, cursor.seg.size, cursor.expected
+                self._read_chunk, cursor.seg, cursor.offset, cursor.seg.size, cursor.expected, room
             )
         except OSError as exc:
             return self._unreadable(cursor, exc)
@@ -165,7 +172,9 @@ class SegmentReader:
             if self._fd_seg is seg:
                 self._close_fd()
 
-    def _read_chunk(self, seg: SegmentInfo, offset: int, limit: int, expected: int) -> ReadResult:
+    def _read_chunk(
+        self, seg: SegmentInfo, offset: int, limit: int, expected: int, room: int
+    ) -> ReadResult:
         """In a worker thread. The lock keeps close() from closing the descriptor under a
         read that a cancelled get() left running."""
         with self._fd_lock:
@@ -174,7 +183,7 @@ class SegmentReader:
                 self._fd = os.open(seg.path, os.O_RDONLY)
                 self._fd_seg = seg
             return read_records(
-                self._fd, offset, limit, expected, floor=self._floor, max_records=READ_AHEAD
+                self._fd, offset, limit, expected, floor=self._floor, max_records=room
             )
 
     def _close_fd(self) -> None:
