@@ -29,6 +29,7 @@ from typing import TypeVar
 
 from sorabeat.monitoring.registry import Registry
 from sorabeat.spool.base import Batch
+from sorabeat.spool.checkpoints import Checkpoints
 from sorabeat.spool.notices import DropNotices
 from sorabeat.spool.reader import SegmentInfo, SegmentReader
 from sorabeat.spool.record import HEADER_SIZE, MAX_PAYLOAD, frame_records
@@ -73,7 +74,16 @@ class DiskSpool:
         self._largest_payload = min(self.max_size - HEADER_SIZE - SEGMENT_HEADER_SIZE, MAX_PAYLOAD)
         self._loop = asyncio.get_running_loop()
         self._segments = [
-            SegmentInfo(s.first, s.path, s.size, s.end, s.count, s.crc) for s in recovery.segments
+            SegmentInfo(
+                s.first,
+                s.path,
+                s.size,
+                s.end,
+                s.count,
+                s.crc,
+                checkpoints=Checkpoints(s.checkpoints),
+            )
+            for s in recovery.segments
         ]
         # segments set aside count toward max_size and are the first to go for room
         self._corrupt: deque[tuple[str, int]] = deque(recovery.set_aside)

@@ -186,6 +186,50 @@ def scan(
     return result
 
 
+@dataclass(slots=True)
+class Split:
+    """What ``split_records`` cut: ``payloads`` are numbered from ``first``, consecutive."""
+
+    payloads: list[bytes]
+    first: int
+    offset: int  # after the last record walked over
+    expected: int
+    regular: bool  # False: it stopped at bytes that are not the next record in order
+
+
+def split_records(
+    buf: bytes, offset: int, expected: int, *, floor: int = 0, max_records: int = sys.maxsize
+) -> Split:
+    """Cut the records of ``buf`` from ``offset`` without checking their CRCs: for bytes
+    already checked as a whole (see ``checkpoints``), so one record costs a header decode
+    and a slice. Stops at a record cut by the end of ``buf``, after ``max_records`` emitted,
+    or (``regular`` False) at anything but a record numbered ``expected``: a stale copy, a
+    gap or damage, which only ``scan`` tells apart. Records below ``floor`` are walked over.
+    """
+    end = len(buf)
+    unpack = HEADER.unpack_from
+    payloads: list[bytes] = []
+    append = payloads.append
+    first = max(expected, floor)
+    room = max_records
+    regular = True
+    while room and end - offset >= HEADER_SIZE:
+        magic, _, length, seq = unpack(buf, offset)
+        start = offset + HEADER_SIZE
+        stop = start + length
+        if stop > end:
+            break
+        if magic != MAGIC or seq != expected:
+            regular = False
+            break
+        if seq >= floor:
+            append(buf[start:stop])
+            room -= 1
+        expected = seq + 1
+        offset = stop
+    return Split(payloads, first, offset, expected, regular)
+
+
 def _resync(buf: bytes, view: memoryview, start: int, expected: int, final: bool) -> int | None:
     """Offset of the next good record numbered ``expected`` or later; None if there is none;
     _MORE if a candidate may continue past the buffer.
