@@ -7,10 +7,11 @@ the GIL: ``crc32(bytes[a:b], crc_at_a) == crc_at_b``. This holds whatever lies b
 ``a``, so a range checks out or not on its own bytes alone.
 
 They are taken when opening a spool, from bytes already verified there (a seal's CRC pass,
-or the record-by-record scan of a segment found clean), every CHECKPOINT_SPACING bytes:
-the reader then checks what it reads range by range instead of record by record. They are
-kept in memory only (nothing on disk changes) and only save time: a range that does not
-check out is scanned record by record, which finds and counts the damage as before.
+or the record-by-record scan of a segment found clean), every CHECKPOINT_SPACING bytes,
+and by the writer's running CRC of what it wrote, after each group: the reader then checks
+what it reads range by range instead of record by record. They are kept in memory only
+(nothing on disk changes) and only save time: a range that does not check out is scanned
+record by record, which finds and counts the damage as before.
 """
 
 from __future__ import annotations
@@ -41,6 +42,21 @@ class Checkpoints:
             return
         self._offsets.append(offset)
         self._crcs.append(crc)
+
+    def mark(self, offset: int, crc: int) -> None:
+        """Like ``add``, for a writer that marks every group it writes: the last checkpoint
+        is moved forward instead while it stands within CHECKPOINT_SPACING of the one before
+        it, so a segment keeps about one per MiB however small its groups are."""
+        offsets = self._offsets
+        if (
+            len(offsets) >= 2
+            and offset > offsets[-1]
+            and offsets[-1] - offsets[-2] < (CHECKPOINT_SPACING)
+        ):
+            offsets[-1] = offset
+            self._crcs[-1] = crc
+        else:
+            self.add(offset, crc)
 
     def at(self, offset: int) -> int | None:
         """The running CRC at ``offset`` if a checkpoint is there."""

@@ -338,6 +338,8 @@ class DiskSpool:
                 self._used += size - seg.size
                 seg.size = size
                 seg.crc = outcome.crcs.get(first)
+                if seg.crc is not None:  # replay reads what it wrote range by range
+                    seg.checkpoints.mark(size, seg.crc)
         appended = 0
         for request in outcome.requests:
             self._reserved -= request.size + SEGMENT_HEADER_SIZE

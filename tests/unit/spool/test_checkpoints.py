@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from itertools import pairwise
 from pathlib import Path
 
 from hypothesis import given
@@ -146,3 +147,15 @@ def test_bytes_damaged_after_the_checkpoints_are_scanned_and_the_record_skipped(
         os.close(fd)
     # the damaged record's bytes are never handed out; every other record is
     assert got == payloads[:damaged] + payloads[damaged + 1 :]
+
+
+def test_marks_of_small_groups_are_thinned_to_one_per_spacing() -> None:
+    marks = Checkpoints()
+    step = CHECKPOINT_SPACING // 4
+    for n in range(1, 13):  # groups of a quarter of the spacing
+        marks.mark(n * step, n)
+    # every mark is kept exactly where it was made until the next one moves it forward
+    assert marks.at(12 * step) == 12
+    offsets = [offset for offset, _ in marks.after(0, 10**12)]
+    assert all(b - a >= CHECKPOINT_SPACING for a, b in pairwise(offsets[:-1]))
+    assert len(offsets) <= 12 * step // CHECKPOINT_SPACING + 2
