@@ -8,7 +8,13 @@ run measures:
 - replay: the spool reopened cold (page cache dropped when run as root) and drained through the
   same output to the same receiver, as `sorabeat run` does after an outage.
 
-Target (issue 4): the replay runs at the output's full speed. Prints events/s and the ratio.
+Before the baseline, ``--warmup`` events (default 100,000) are drained from memory unmeasured,
+so the receiver's start (its first connection, imports) is not charged to the baseline alone
+(that made the ratio look better than it is).
+
+Target (issue 11): the replay runs at 0.9x the output's full speed or better. Prints events/s
+and the ratio. What keeps replay close to it: the spool reads ahead while the output sends,
+and checks clean segments one CRC per MiB range instead of one per record (see docs/spool.md).
 
     python tools/bench/spool_replay.py [--events 1000000] [--level 3] [--dir /var/tmp]
 """
@@ -93,6 +99,10 @@ async def main(args: argparse.Namespace) -> None:
     workdir = tempfile.mkdtemp(prefix="sorabeat-replay-", dir=args.dir)
     receiver, address = start_receiver()
     try:
+        if args.warmup:
+            warm = MemoryQueue(MemQueueSettings(events=args.warmup))
+            await warm.append(events[: args.warmup])
+            await drain(warm, address, args.level, min(args.warmup, len(events)))
         memory = MemoryQueue(MemQueueSettings(events=len(events)))
         await memory.append(events)
         baseline = await drain(memory, address, args.level, len(events))
@@ -114,7 +124,7 @@ async def main(args: argparse.Namespace) -> None:
             f"replay from disk   : {replay:12,.0f} events/s  ({total:,} events, "
             f"{'cold' if cold else 'warm'} page cache, open took {opening:.2f}s)"
         )
-        print(f"ratio replay/memory: {replay / baseline:12.2f}   (target: ~1, the output's speed)")
+        print(f"ratio replay/memory: {replay / baseline:12.2f}   (target: 0.9 or more)")
     finally:
         receiver.terminate()
         receiver.wait(30)
@@ -125,5 +135,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--level", type=int, default=3, help="compression_level (default 3)")
+    parser.add_argument(
+        "--warmup", type=int, default=100_000, help="events drained unmeasured first (0: none)"
+    )
     parser.add_argument("--dir", default=None, help="where to put the spool (default: $TMPDIR)")
     asyncio.run(main(parser.parse_args()))
