@@ -133,11 +133,14 @@ class SegmentReader:
         self._reading = True
         try:
             room = max(1, READ_AHEAD - self._buffered)
+            # a copy: the writer's reports add checkpoints while the read runs
+            marks = list(cursor.seg.checkpoints.after(cursor.offset, cursor.seg.size))
             result = await io(
                 self._read_chunk,
                 cursor.seg,
                 cursor.offset,
                 cursor.crc,
+                marks,
                 cursor.seg.size,
                 cursor.expected,
                 room,
@@ -194,7 +197,14 @@ class SegmentReader:
                 self._close_fd()
 
     def _read_chunk(
-        self, seg: SegmentInfo, offset: int, crc: int | None, limit: int, expected: int, room: int
+        self,
+        seg: SegmentInfo,
+        offset: int,
+        crc: int | None,
+        marks: list[tuple[int, int]],
+        limit: int,
+        expected: int,
+        room: int,
     ) -> ReadResult:
         """In a worker thread. The lock keeps close() from closing the descriptor under a
         read that a cancelled get() left running. Where the running CRC is known and
@@ -213,7 +223,7 @@ class SegmentReader:
                 floor=self._floor,
                 max_records=room,
                 crc=crc,
-                marks=seg.checkpoints.after(offset, limit),
+                marks=marks,
             )
 
     def _close_fd(self) -> None:
