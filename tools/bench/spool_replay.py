@@ -13,7 +13,9 @@ unmeasured, so the receiver's start (its first connection, imports) is not charg
 baseline alone (that made the ratio look better than it is). A round is one baseline then one
 replay of a fresh copy of the filled spool; on a shared machine the load changes from one
 second to the next, so ``--rounds`` (default 3) pairs run back to back and the ratio printed
-is the median of theirs, each round's own figures above it.
+is the median of theirs, each round's own figures above it. Each line also gives the sending
+process's CPU per event (all its threads): less sensitive to the load than the speeds, it
+shows what reading the spool adds to the output's own work.
 
 Target (issue 11): the replay runs at 0.9x the output's full speed or better. Prints events/s
 and the ratio. What keeps replay close to it: the spool reads ahead while the output sends,
@@ -64,19 +66,25 @@ def start_receiver() -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"127.0.0.1:{m.group(1)}"
 
 
-async def drain(spool: Spool, address: str, level: int, total: int) -> float:
-    """Publish everything in the spool; events/s from first get to last ack."""
+@dataclasses.dataclass
+class Drained:
+    rate: float  # events/s from first get to last ack
+    cpu_us: float  # this process's CPU (all its threads) per event meanwhile, in us
+
+
+async def drain(spool: Spool, address: str, level: int, total: int) -> Drained:
+    """Publish everything in the spool."""
     settings = dataclasses.replace(LogstashSettings(hosts=[address]), compression_level=level)
     output = LogstashOutput(settings, Registry())
     publisher = Publisher(spool, output)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     task = asyncio.ensure_future(publisher.run())
     await spool.wait_drained()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await spool.close()
     await asyncio.wait_for(task, 30)
     await output.close()
-    return total / elapsed
+    return Drained(total / elapsed, cpu / total * 1e6)
 
 
 async def fill(directory: str, events: list[bytes]) -> None:
@@ -118,7 +126,10 @@ async def main(args: argparse.Namespace) -> None:
             memory = MemoryQueue(MemQueueSettings(events=len(events)))
             await memory.append(events)
             baseline = await drain(memory, address, args.level, len(events))
-            print(f"round {round_} from memory : {baseline:12,.0f} events/s  (the output's speed)")
+            print(
+                f"round {round_} from memory : {baseline.rate:12,.0f} events/s  "
+                f"(the output's speed; sender CPU {baseline.cpu_us:.2f} us/event)"
+            )
 
             replayed = os.path.join(workdir, f"replay-{round_}")
             shutil.copytree(filled, replayed)  # the drain deletes what it acknowledges
@@ -129,11 +140,11 @@ async def main(args: argparse.Namespace) -> None:
             total = spool.pending()
             replay = await drain(spool, address, args.level, total)
             shutil.rmtree(replayed, ignore_errors=True)
-            ratios.append(replay / baseline)
+            ratios.append(replay.rate / baseline.rate)
             print(
-                f"round {round_} from disk   : {replay:12,.0f} events/s  ({total:,} events, "
-                f"{'cold' if cold else 'warm'} page cache, open took {opening:.2f}s)  "
-                f"ratio {replay / baseline:.2f}"
+                f"round {round_} from disk   : {replay.rate:12,.0f} events/s  ({total:,} events, "
+                f"{'cold' if cold else 'warm'} page cache, open took {opening:.2f}s; sender CPU "
+                f"{replay.cpu_us:.2f} us/event)  ratio {ratios[-1]:.2f}"
             )
         print(
             f"ratio replay/memory: {statistics.median(ratios):12.2f}   (median of "
