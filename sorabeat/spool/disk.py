@@ -403,11 +403,13 @@ class DiskSpool:
     async def _read_ahead_once(self) -> None:
         try:
             async with self._read_lock:
-                if self._closing or not self._reader.wants_more():
-                    return
-                lost = await self._reader.read_more(self._io)
-                if lost:
-                    self._unreadable(lost)
+                # more than one read when one only steps to the next segment
+                while not self._closing and self._reader.wants_more():
+                    lost = await self._reader.read_more(self._io)
+                    if lost is None:
+                        return
+                    if lost:
+                        self._unreadable(lost)
         finally:
             self._read_ahead_task = None
 

@@ -21,7 +21,7 @@ from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, ReadResult, read_records
 
 log = logging.getLogger("sorabeat.spool")
 
-READ_AHEAD = 4096  # most events decoded ahead of the output
+READ_AHEAD = 4096  # events decoded ahead of the output (plus the rest of a checked range)
 REFILL_BELOW = READ_AHEAD // 2  # fewer buffered than this: read more while the output sends
 
 

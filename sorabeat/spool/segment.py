@@ -201,7 +201,9 @@ def read_verified(
 ) -> VerifiedRead:
     """Read the records from ``offset`` (where the running CRC is ``crc``) checking each
     range up to the next of ``marks`` (later checkpoints, in order) with one CRC pass, then
-    cutting its records without a CRC each (blocking). Stops after ``max_records``, at the
+    cutting its records without a CRC each (blocking). Stops at the end of the range in
+    which ``max_records`` were reached (so up to one range more: cutting the rest of a
+    range already read and checked costs less than reading and checking it again), at the
     last mark, at a range that does not check out, or at a record out of order: the
     result's offset is a record boundary, from which a scan carries on."""
     payloads: list[bytes] = []
@@ -217,16 +219,15 @@ def read_verified(
             break
         buf = buf + data if buf else data
         known = mark_crc
-        split = split_records(
-            buf, 0, expected, floor=floor, max_records=max_records - len(payloads)
-        )
+        split = split_records(buf, 0, expected, floor=floor)
         if not payloads:
             first = split.first
         payloads += split.payloads
         expected = split.expected
         if split.offset:
             # the CRC at the record boundary it stopped at, for the next read to start from
-            crc = crc32(memoryview(buf)[: split.offset], crc)
+            whole = split.offset == len(buf)
+            crc = mark_crc if whole else crc32(memoryview(buf)[: split.offset], crc)
             offset += split.offset
             buf = buf[split.offset :]
         if not split.regular or len(payloads) >= max_records:
