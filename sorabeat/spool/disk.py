@@ -395,7 +395,8 @@ class DiskSpool:
 
     def _read_ahead(self) -> None:
         """Decode the next events while the output sends these: a get then finds them
-        buffered instead of waiting for a read (the reader stays within READ_AHEAD)."""
+        buffered instead of waiting for a read (the reader keeps at most READ_AHEAD and the
+        rest of one checked range)."""
         if self._closing or self._read_ahead_task is not None or not self._reader.wants_more():
             return
         self._read_ahead_task = self._loop.create_task(self._read_ahead_once(), name="spool-read")
