@@ -208,28 +208,24 @@ def read_verified(
     result's offset is a record boundary, from which a scan carries on."""
     payloads: list[bytes] = []
     first = max(expected, floor)
-    buf = b""  # bytes from ``offset`` on, checked
-    known = crc  # the running CRC at the end of buf
     mismatch = False
     for mark, mark_crc in marks:
-        want = mark - offset - len(buf)
-        data = os.pread(fd, want, offset + len(buf))
-        if len(data) != want or crc32(data, known) != mark_crc:
+        # from the record boundary where the last range stopped: a record cut by that
+        # range's end is read again, one copy of it rather than of the whole range
+        data = os.pread(fd, mark - offset, offset)
+        if len(data) != mark - offset or crc32(data, crc) != mark_crc:
             mismatch = True
             break
-        buf = buf + data if buf else data
-        known = mark_crc
-        split = split_records(buf, 0, expected, floor=floor)
+        split = split_records(data, 0, expected, floor=floor)
         if not payloads:
             first = split.first
         payloads += split.payloads
         expected = split.expected
         if split.offset:
-            # the CRC at the record boundary it stopped at, for the next read to start from
-            whole = split.offset == len(buf)
-            crc = mark_crc if whole else crc32(memoryview(buf)[: split.offset], crc)
+            # the CRC at the record boundary it stopped at, for the next range to start from
+            whole = split.offset == len(data)
+            crc = mark_crc if whole else crc32(memoryview(data)[: split.offset], crc)
             offset += split.offset
-            buf = buf[split.offset :]
         if not split.regular or len(payloads) >= max_records:
             break
     return VerifiedRead(first, payloads, offset, expected, crc, mismatch)

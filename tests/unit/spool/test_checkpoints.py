@@ -44,16 +44,18 @@ def test_a_record_cut_by_the_end_is_left_for_the_next_read(
     assert cut - split.offset < record_size(len(payloads[len(split.payloads)]))
 
 
-def test_anything_but_the_next_record_stops_the_split_for_a_scan() -> None:
+def test_anything_but_consecutive_records_leaves_the_bytes_to_a_scan() -> None:
     good = encode_records(5, [b"a", b"b"])
-    for after in (
-        encode_records(8, [b"gap"]),  # a gap: only scan counts what is lost
-        encode_records(3, [b"stale"]),
-        b"\x00" * HEADER_SIZE,  # not a record
+    for buf, expected in (
+        (good + encode_records(8, [b"gap"]), 5),  # a gap: only scan counts what is lost
+        (good + encode_records(3, [b"stale"]), 5),
+        (good + b"\x00" * HEADER_SIZE, 5),  # not a record
+        (good, 4),  # the first record is not the one expected
+        (good, 6),
     ):
-        split = split_records(good + after, 0, 5)
+        split = split_records(buf, 0, expected)
         assert not split.regular
-        assert (split.payloads, split.offset, split.expected) == ([b"a", b"b"], len(good), 7)
+        assert (split.payloads, split.offset, split.expected) == ([], 0, expected)
 
 
 def test_checkpoints_by_offset() -> None:
