@@ -29,6 +29,7 @@ from typing import TypeVar
 
 from sorabeat.monitoring.registry import Registry
 from sorabeat.spool.base import Batch
+from sorabeat.spool.checkpoints import Checkpoints
 from sorabeat.spool.notices import DropNotices
 from sorabeat.spool.reader import SegmentInfo, SegmentReader
 from sorabeat.spool.record import HEADER_SIZE, MAX_PAYLOAD, frame_records
@@ -73,7 +74,16 @@ class DiskSpool:
         self._largest_payload = min(self.max_size - HEADER_SIZE - SEGMENT_HEADER_SIZE, MAX_PAYLOAD)
         self._loop = asyncio.get_running_loop()
         self._segments = [
-            SegmentInfo(s.first, s.path, s.size, s.end, s.count, s.crc) for s in recovery.segments
+            SegmentInfo(
+                s.first,
+                s.path,
+                s.size,
+                s.end,
+                s.count,
+                s.crc,
+                checkpoints=Checkpoints(s.checkpoints),
+            )
+            for s in recovery.segments
         ]
         # segments set aside count toward max_size and are the first to go for room
         self._corrupt: deque[tuple[str, int]] = deque(recovery.set_aside)
@@ -99,6 +109,7 @@ class DiskSpool:
         self._abandoned = False
         self._admission = asyncio.Lock()
         self._read_lock = asyncio.Lock()
+        self._read_ahead_task: asyncio.Task[None] | None = None
         self._persist_task: asyncio.Task[None] | None = None
         self._persist_kick = asyncio.Event()
         self._close_task: asyncio.Task[None] | None = None
@@ -326,6 +337,8 @@ class DiskSpool:
                 self._used += size - seg.size
                 seg.size = size
                 seg.crc = outcome.crcs.get(first)
+                if seg.crc is not None:  # replay reads what it wrote range by range
+                    seg.checkpoints.mark(size, seg.crc)
         appended = 0
         for request in outcome.requests:
             self._reserved -= request.size + SEGMENT_HEADER_SIZE
@@ -367,18 +380,43 @@ class DiskSpool:
                     waiter = self._changed
                     await waiter.wait()
                 elif lost:
-                    self._unread_count -= lost
-                    self.metrics.add("spool.events.dropped", lost, reason="read_error")
-                    self._gauges()
+                    self._unreadable(lost)
             if self._closing:
                 return None
             first, events = self._reader.take(max_events)
+        self._read_ahead()
         count = len(events)
         self._unread_count -= count
         self._inflight_unacked += count
         batch = Batch(first=first, events=events)
         self._inflight.append(batch)
         return batch
+
+    def _read_ahead(self) -> None:
+        """Decode the next events while the output sends these: a get then finds them
+        buffered instead of waiting for a read (the reader keeps at most READ_AHEAD and the
+        rest of one checked range)."""
+        if self._closing or self._read_ahead_task is not None or not self._reader.wants_more():
+            return
+        self._read_ahead_task = self._loop.create_task(self._read_ahead_once(), name="spool-read")
+
+    async def _read_ahead_once(self) -> None:
+        try:
+            async with self._read_lock:
+                # more than one read when one only steps to the next segment
+                while not self._closing and self._reader.wants_more():
+                    lost = await self._reader.read_more(self._io)
+                    if lost is None:
+                        return
+                    if lost:
+                        self._unreadable(lost)
+        finally:
+            self._read_ahead_task = None
+
+    def _unreadable(self, lost: int) -> None:
+        self._unread_count -= lost
+        self.metrics.add("spool.events.dropped", lost, reason="read_error")
+        self._gauges()
 
     def ack(self, batch: Batch, count: int) -> None:
         newly = batch.advance(count)
@@ -528,6 +566,8 @@ class DiskSpool:
         await self._writer_stopped
         if self._persist_task is not None:
             self._persist_task.cancel()
+        if self._read_ahead_task is not None:
+            self._read_ahead_task.cancel()
         await asyncio.to_thread(self._executor.shutdown)
         self._reader.close()
         os.close(self._lock_fd)

@@ -13,14 +13,16 @@ import os
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 
+from sorabeat.spool.checkpoints import Checkpoints
 from sorabeat.spool.segment import SEGMENT_HEADER_SIZE, ReadResult, read_records
 
 log = logging.getLogger("sorabeat.spool")
 
-READ_AHEAD = 4096  # events decoded ahead of the output
+READ_AHEAD = 4096  # events decoded ahead of the output (plus the rest of a checked range)
+REFILL_BELOW = READ_AHEAD // 2  # fewer buffered than this: read more while the output sends
 
 
 @dataclass(eq=False, slots=True)
@@ -35,6 +37,8 @@ class SegmentInfo:
     crc: int | None = None  # CRC32 of its records up to size, if all good (its seal)
     taken: int = 0  # of those, handed out or dropped
     gone: bool = False  # dropped or deleted
+    # running CRCs of records known good (see checkpoints): read range by range there
+    checkpoints: Checkpoints = field(default_factory=Checkpoints)
 
 
 @dataclass(eq=False, slots=True)
@@ -58,6 +62,7 @@ class _Cursor:
     seg: SegmentInfo
     offset: int
     expected: int
+    crc: int | None = None  # the running CRC at offset, if known (see checkpoints)
 
 
 class SegmentReader:
@@ -65,7 +70,7 @@ class SegmentReader:
         self._segments = segments  # shared with the spool, which adds and removes segments
         self._floor = floor  # events below it were acknowledged before this run
         first = segments[0]
-        self._cursor = _Cursor(first, SEGMENT_HEADER_SIZE, first.first)
+        self._cursor = _Cursor(first, SEGMENT_HEADER_SIZE, first.first, 0)
         self._unread: deque[_Run] = deque()
         self._buffered = 0  # events in _unread
         self._reading = False
@@ -76,6 +81,11 @@ class SegmentReader:
     def buffered(self) -> bool:
         self._purge_gone()
         return bool(self._unread)
+
+    def wants_more(self) -> bool:
+        """Whether reading ahead now would keep the output from waiting on the disk: few
+        events are buffered and no read is under way."""
+        return not self._reading and self._buffered < REFILL_BELOW
 
     def next_seq(self) -> int:
         """The number of the next event to hand out, or past which none is stored yet."""
@@ -122,8 +132,18 @@ class SegmentReader:
             return 0
         self._reading = True
         try:
+            room = max(1, READ_AHEAD - self._buffered)
+            # a copy: the writer's reports add checkpoints while the read runs
+            marks = list(cursor.seg.checkpoints.after(cursor.offset, cursor.seg.size))
             result = await io(
-                self._read_chunk, cursor.seg, cursor.offset, cursor.seg.size, cursor.expected
+                self._read_chunk,
+                cursor.seg,
+                cursor.offset,
+                cursor.crc,
+                marks,
+                cursor.seg.size,
+                cursor.expected,
+                room,
             )
         except OSError as exc:
             return self._unreadable(cursor, exc)
@@ -131,10 +151,20 @@ class SegmentReader:
             self._reading = False
         if cursor is not self._cursor or cursor.seg.gone:
             return 0  # its segment was dropped meanwhile
+        verified = result.verified
+        if verified is not None:
+            if verified.payloads:
+                self._unread.append(_Run(verified.first, verified.payloads, cursor.seg))
+                self._buffered += len(verified.payloads)
+            cursor.offset = verified.offset
+            cursor.expected = verified.expected
+            cursor.crc = None if verified.mismatch else verified.crc
+            return 0
         found = result.scan
         self._buffer(found.records, cursor.seg)
         cursor.offset = cursor.seg.size if found.state == "tail" else found.offset
         cursor.expected = found.expected
+        cursor.crc = cursor.seg.checkpoints.at(cursor.offset)
         return 0
 
     def feed(
@@ -154,6 +184,7 @@ class SegmentReader:
             self._buffered += count
         cursor.offset = end
         cursor.expected = first + count
+        cursor.crc = seg.checkpoints.at(end)
 
     def close(self) -> None:
         with self._fd_lock:
@@ -165,16 +196,34 @@ class SegmentReader:
             if self._fd_seg is seg:
                 self._close_fd()
 
-    def _read_chunk(self, seg: SegmentInfo, offset: int, limit: int, expected: int) -> ReadResult:
+    def _read_chunk(
+        self,
+        seg: SegmentInfo,
+        offset: int,
+        crc: int | None,
+        marks: list[tuple[int, int]],
+        limit: int,
+        expected: int,
+        room: int,
+    ) -> ReadResult:
         """In a worker thread. The lock keeps close() from closing the descriptor under a
-        read that a cancelled get() left running."""
+        read that a cancelled get() left running. Where the running CRC is known and
+        checkpoints follow, ranges are checked with one CRC each; otherwise, and from
+        anything they do not vouch for, records are scanned one by one."""
         with self._fd_lock:
             if self._fd_seg is not seg or self._fd is None:
                 self._close_fd()
                 self._fd = os.open(seg.path, os.O_RDONLY)
                 self._fd_seg = seg
             return read_records(
-                self._fd, offset, limit, expected, floor=self._floor, max_records=READ_AHEAD
+                self._fd,
+                offset,
+                limit,
+                expected,
+                floor=self._floor,
+                max_records=room,
+                crc=crc,
+                marks=marks,
             )
 
     def _close_fd(self) -> None:
@@ -219,7 +268,10 @@ class SegmentReader:
         return None
 
     def _move_to(self, seg: SegmentInfo) -> None:
-        self._cursor = _Cursor(seg, SEGMENT_HEADER_SIZE, max(self._cursor.expected, seg.first))
+        expected = max(self._cursor.expected, seg.first)
+        # the running CRC is 0 at the header's end (a gap before the segment stops the
+        # range-checked read at its first record: scanning counts it)
+        self._cursor = _Cursor(seg, SEGMENT_HEADER_SIZE, expected, 0)
 
     def _skip_exhausted(self) -> None:
         while self._cursor.offset >= self._cursor.seg.size and not self._cursor.seg.gone:

@@ -33,6 +33,8 @@ MAGIC = b"\xfe\xed"
 HEADER = struct.Struct("<2sIIQ")
 HEADER_SIZE = HEADER.size
 _LENGTH_SEQ = struct.Struct("<IQ")
+_LENGTH = struct.Struct("<I")
+_LENGTH_AT = 6  # offset of the length in the header
 _CRC_FROM = 6  # the CRC covers the header from the length on, then the payload
 MAX_PAYLOAD = 2**32 - 1
 
@@ -184,6 +186,67 @@ def scan(
     result.expected = expected
     result.count = emitted
     return result
+
+
+@dataclass(slots=True)
+class Split:
+    """What ``split_records`` cut: ``payloads`` are numbered from ``first``, consecutive."""
+
+    payloads: list[bytes]
+    first: int
+    offset: int  # after the last record walked over
+    expected: int
+    regular: bool  # False: it stopped at bytes that are not the next record in order
+
+
+def split_records(
+    buf: bytes, offset: int, expected: int, *, floor: int = 0, max_records: int = sys.maxsize
+) -> Split:
+    """Cut the records of ``buf`` from ``offset`` without checking their CRCs: for bytes
+    already checked as a whole (see ``checkpoints``), which hold consecutive records, so
+    one record costs a length decode and a slice. Stops at a record cut by the end of
+    ``buf``, after ``max_records`` emitted, or (``regular`` False, nothing cut) when the
+    first record is not numbered ``expected``, or the last one cut does not carry the
+    number it should: a stale copy, a gap or damage, which only ``scan`` tells apart.
+    Records below ``floor`` are walked over.
+    """
+    first = max(expected, floor)
+    end = len(buf)
+    if end - offset < HEADER_SIZE:
+        return Split([], first, offset, expected, True)
+    magic, _, _, seq = HEADER.unpack_from(buf, offset)
+    if magic != MAGIC or seq != expected:
+        return Split([], first, offset, expected, False)
+    length_at = _LENGTH.unpack_from
+    payloads: list[bytes] = []
+    append = payloads.append
+    pos = offset
+    last = offset  # the last record walked over starts here
+    walked = 0
+    skip = first - expected  # below the floor
+    while walked < skip and end - pos >= HEADER_SIZE:
+        stop = pos + HEADER_SIZE + length_at(buf, pos + _LENGTH_AT)[0]
+        if stop > end:
+            break
+        last, pos = pos, stop
+        walked += 1
+    if walked == skip:
+        room = max_records
+        while room and end - pos >= HEADER_SIZE:
+            start = pos + HEADER_SIZE
+            stop = start + length_at(buf, pos + _LENGTH_AT)[0]
+            if stop > end:
+                break
+            append(buf[start:stop])
+            last, pos = pos, stop
+            room -= 1
+        walked += len(payloads)
+    if walked:
+        # bytes that check out hold consecutive records: anything else is a bug to stop at
+        magic, _, _, seq = HEADER.unpack_from(buf, last)
+        if magic != MAGIC or seq != expected + walked - 1:
+            return Split([], first, offset, expected, False)
+    return Split(payloads, first, pos, expected + walked, True)
 
 
 def _resync(buf: bytes, view: memoryview, start: int, expected: int, final: bool) -> int | None:

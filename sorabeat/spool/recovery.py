@@ -63,6 +63,8 @@ class RecoveredSegment:
     end: int  # sequence number after its last good record
     count: int  # records at or past the position: still to deliver
     crc: int | None = None  # CRC32 of its records when they are all good (see seals)
+    # running CRCs of those good records, for the reader (see checkpoints)
+    checkpoints: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -373,22 +375,27 @@ def _delete_acknowledged(
     return keep
 
 
-def _verify_seals(found: list[_Found], seals: dict[int, Seal]) -> dict[int, Seal]:
+_Verified = tuple[Seal, list[tuple[int, int]]]  # a seal and checkpoints of its prefix
+
+
+def _verify_seals(found: list[_Found], seals: dict[int, Seal]) -> dict[int, _Verified]:
     """The seals whose segment still holds their bytes. Segments are checked in parallel:
     on a cold page cache, several reads at once get far more from the disk than one (four
     threads read 512 MB in 0.35 s here, one in 0.9-1.3 s), and the CRC releases the GIL."""
 
-    def check(seg: _Found) -> Seal | None:
+    def check(seg: _Found) -> _Verified | None:
         try:
             fd = os.open(seg.path, os.O_RDONLY)
         except OSError:
             return None
+        marks: list[tuple[int, int]] = []
         try:
-            return sealed_prefix(fd, seals[seg.first], os.fstat(fd).st_size)
+            seal = sealed_prefix(fd, seals[seg.first], os.fstat(fd).st_size, marks)
         except OSError:
             return None  # scanned record by record, which handles the error
         finally:
             os.close(fd)
+        return (seal, marks) if seal is not None else None
 
     candidates = [seg for seg in found if seg.first in seals and not seg.bad_header]
     if not candidates:
@@ -399,9 +406,16 @@ def _verify_seals(found: list[_Found], seals: dict[int, Seal]) -> dict[int, Seal
 
 
 def _scan_segment(
-    seg: _Found, expected: int, position: int, last: bool, recovery: Recovery, seal: Seal | None
+    seg: _Found,
+    expected: int,
+    position: int,
+    last: bool,
+    recovery: Recovery,
+    verified: _Verified | None,
 ) -> RecoveredSegment | None:
-    """``seal``: the segment's seal, already checked against its bytes."""
+    """``verified``: the segment's seal, already checked against its bytes, and the
+    checkpoints taken then."""
+    seal, marks = verified if verified is not None else (None, [])
     name = os.path.basename(seg.path)
     try:
         fd = os.open(seg.path, os.O_RDWR if last or seg.bad_header else os.O_RDONLY)
@@ -471,9 +485,18 @@ def _scan_segment(
         clean = not seg.bad_header and not found.skipped_bytes and not found.lost
         if clean and (found.state != "tail" or last):
             if sealed is not None:
-                crc = crc_of_range(fd, sealed.size, size, sealed.crc)
+                crc = crc_of_range(fd, sealed.size, size, sealed.crc, marks)
             else:
-                crc = crc_of_range(fd, SEGMENT_HEADER_SIZE, size)
-        return RecoveredSegment(seg.first, seg.path, size, found.expected, found.count, crc)
+                marks = []
+                crc = crc_of_range(fd, SEGMENT_HEADER_SIZE, size, 0, marks)
+        return RecoveredSegment(
+            seg.first,
+            seg.path,
+            size,
+            found.expected,
+            found.count,
+            crc,
+            marks if crc is not None else [],
+        )
     finally:
         os.close(fd)

@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from sorabeat.spool.checkpoints import CHECKPOINT_SPACING
 from sorabeat.spool.crc import crc32
 from sorabeat.spool.segment import SEGMENT_HEADER_SIZE
 
@@ -94,23 +95,38 @@ def remove_seals_temp(directory: str) -> None:
         os.unlink(os.path.join(directory, SEALS_TEMP))
 
 
-def crc_of_range(fd: int, start: int, stop: int, crc: int = 0) -> int | None:
+def crc_of_range(
+    fd: int, start: int, stop: int, crc: int = 0, marks: list[tuple[int, int]] | None = None
+) -> int | None:
     """CRC32 of the file's bytes ``start..stop`` continuing ``crc``; None if the file ends
-    first (blocking; large reads, so the CRC runs in C without the GIL)."""
+    first (blocking; large reads, so the CRC runs in C without the GIL). ``marks`` gets the
+    running CRC every CHECKPOINT_SPACING bytes and at ``stop`` (see ``checkpoints``); they
+    are only worth keeping if the result is."""
     offset = start
     while offset < stop:
         data = os.pread(fd, min(_CHUNK, stop - offset), offset)
         if not data:
             return None
-        crc = crc32(data, crc)
+        if marks is None:
+            crc = crc32(data, crc)
+        else:
+            view = memoryview(data)
+            for at in range(0, len(data), CHECKPOINT_SPACING):
+                piece = view[at : at + CHECKPOINT_SPACING]
+                crc = crc32(piece, crc)
+                marks.append((offset + at + len(piece), crc))
         offset += len(data)
     return crc
 
 
-def sealed_prefix(fd: int, seal: Seal | None, size: int) -> Seal | None:
-    """``seal`` if the file (``size`` bytes) still holds its prefix unchanged, else None."""
+def sealed_prefix(
+    fd: int, seal: Seal | None, size: int, marks: list[tuple[int, int]] | None = None
+) -> Seal | None:
+    """``seal`` if the file (``size`` bytes) still holds its prefix unchanged, else None;
+    ``marks`` gets checkpoints of the prefix (see ``crc_of_range``)."""
     if seal is None or not SEGMENT_HEADER_SIZE <= seal.size <= size or seal.end < seal.first:
         return None
     if seal.size == SEGMENT_HEADER_SIZE:
         return seal if seal.end == seal.first and seal.crc == 0 else None
-    return seal if crc_of_range(fd, SEGMENT_HEADER_SIZE, seal.size) == seal.crc else None
+    crc = crc_of_range(fd, SEGMENT_HEADER_SIZE, seal.size, 0, marks)
+    return seal if crc == seal.crc else None

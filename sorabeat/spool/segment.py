@@ -12,9 +12,11 @@ import contextlib
 import os
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sorabeat.spool.record import Damage, ScanResult, scan
+from sorabeat.spool.crc import crc32
+from sorabeat.spool.record import Damage, ScanResult, ScanState, scan, split_records
 from sorabeat.spool.stamp import Stamp
 
 SEGMENT_SUFFIX = ".seg"
@@ -92,11 +94,29 @@ def create_segment(directory: str, first_seq: int) -> tuple[int, str]:
 
 
 @dataclass(slots=True)
+class VerifiedRead:
+    """Records read range by range between CRC checkpoints: ``payloads`` are numbered from
+    ``first``, consecutive; ``crc`` is the running CRC at ``offset``; ``mismatch``: the next
+    range did not check out (or the file ended early), so it must be scanned record by
+    record."""
+
+    first: int
+    payloads: list[bytes]
+    offset: int
+    expected: int
+    crc: int
+    mismatch: bool
+
+
+@dataclass(slots=True)
 class ReadResult:
-    """``scan`` over a byte range of a file, offsets absolute."""
+    """``scan`` over a byte range of a file, offsets absolute; when the records were read
+    range by range (``verified``), they are there, and ``scan`` holds only where it
+    stopped."""
 
     scan: ScanResult
     reached_limit: bool
+    verified: VerifiedRead | None = None
 
 
 def read_records(
@@ -109,13 +129,28 @@ def read_records(
     max_records: int = sys.maxsize,
     keep: bool = True,
     chunk: int = READ_CHUNK,
+    crc: int | None = None,
+    marks: Iterable[tuple[int, int]] = (),
 ) -> ReadResult:
     """Scan the records of the file between ``offset`` and ``limit`` (blocking).
 
     Reads ``chunk`` bytes at a time and stops after ``max_records`` records; the result's
     offset is where to continue. Damage is skipped as ``scan`` does, reading as far as it
     must to find the next good record.
+
+    Given the running CRC at ``offset`` (``crc``) and later checkpoints (``marks``, up to
+    ``limit``), reads range by range with ``read_verified`` instead, as far as those vouch
+    for the records; the next call scans from where that stopped.
     """
+    if crc is not None:
+        verified = read_verified(
+            fd, offset, crc, marks, expected, floor=floor, max_records=max_records
+        )
+        if verified.offset > offset or verified.mismatch:
+            count = len(verified.payloads)
+            state: ScanState = "full" if count >= max_records else "end"
+            found = ScanResult(state, verified.offset, verified.expected, count=count)
+            return ReadResult(found, verified.offset >= limit, verified)
     total = ScanResult("end", offset, expected)
     size = chunk
     while True:
@@ -152,3 +187,45 @@ def read_records(
         total.offset = offset
         total.expected = expected
         return ReadResult(total, reached_limit=part.state in ("end", "tail"))
+
+
+def read_verified(
+    fd: int,
+    offset: int,
+    crc: int,
+    marks: Iterable[tuple[int, int]],
+    expected: int,
+    *,
+    floor: int = 0,
+    max_records: int = sys.maxsize,
+) -> VerifiedRead:
+    """Read the records from ``offset`` (where the running CRC is ``crc``) checking each
+    range up to the next of ``marks`` (later checkpoints, in order) with one CRC pass, then
+    cutting its records without a CRC each (blocking). Stops at the end of the range in
+    which ``max_records`` were reached (so up to one range more: cutting the rest of a
+    range already read and checked costs less than reading and checking it again), at the
+    last mark, at a range that does not check out, or at a record out of order: the
+    result's offset is a record boundary, from which a scan carries on."""
+    payloads: list[bytes] = []
+    first = max(expected, floor)
+    mismatch = False
+    for mark, mark_crc in marks:
+        # from the record boundary where the last range stopped: a record cut by that
+        # range's end is read again, one copy of it rather than of the whole range
+        data = os.pread(fd, mark - offset, offset)
+        if len(data) != mark - offset or crc32(data, crc) != mark_crc:
+            mismatch = True
+            break
+        split = split_records(data, 0, expected, floor=floor)
+        if not payloads:
+            first = split.first
+        payloads += split.payloads
+        expected = split.expected
+        if split.offset:
+            # the CRC at the record boundary it stopped at, for the next range to start from
+            whole = split.offset == len(data)
+            crc = mark_crc if whole else crc32(memoryview(data)[: split.offset], crc)
+            offset += split.offset
+        if not split.regular or len(payloads) >= max_records:
+            break
+    return VerifiedRead(first, payloads, offset, expected, crc, mismatch)

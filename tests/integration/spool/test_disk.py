@@ -17,6 +17,7 @@ import pytest
 from sorabeat.monitoring.registry import Registry
 from sorabeat.spool import writer as writer_module
 from sorabeat.spool.disk import DiskSpool, SpoolError
+from sorabeat.spool.reader import READ_AHEAD, REFILL_BELOW
 from sorabeat.spool.state import read_state
 from tests.spool_support import (
     WAIT,
@@ -251,6 +252,7 @@ _SECOND_OPEN = """
 import asyncio, sys
 from sorabeat.monitoring.registry import Registry
 from sorabeat.spool.disk import DiskSpool, SpoolError
+from sorabeat.spool.reader import READ_AHEAD, REFILL_BELOW
 from sorabeat.spool.settings import SpoolSettings
 async def main():
     try:
@@ -401,3 +403,46 @@ async def test_a_segment_that_cannot_be_read_is_skipped_and_counted(
     assert metrics.counter("spool.events.dropped", reason="read_error") == 10
     assert again.pending() == 0
     await again.close()
+
+
+async def test_events_are_read_ahead_while_the_output_sends(spool_dir: str) -> None:
+    """A get that leaves few events buffered starts reading the next ones, so the following
+    get finds a full read-ahead instead of waiting on the disk."""
+    total = 5 * READ_AHEAD
+    spool = await open_spool(spool_dir, tiny(segment_size=1 << 20))
+    await spool.append([event(i) for i in range(total)])
+    await spool.close()
+
+    again = await open_spool(spool_dir, tiny(segment_size=1 << 20))
+    taken: list[bytes] = []
+    for _ in range(total // 100):
+        taken += (await get(again, 100)).events
+        if again._read_ahead_task is not None:
+            break  # fewer than REFILL_BELOW were left: the read-ahead started
+    assert again._read_ahead_task is not None, "no read-ahead started"
+    for _ in range(int(WAIT * 100)):
+        if again._read_ahead_task is None:
+            break
+        await asyncio.sleep(0.01)
+    assert again._read_ahead_task is None, "the read-ahead never finished"
+    # one get now takes a whole READ_AHEAD: the refill read it while nothing asked
+    third = await get(again, total)
+    assert len(third.events) >= READ_AHEAD > REFILL_BELOW
+    taken += third.events
+    assert taken == [event(i) for i in range(len(taken))]
+    await again.close()
+
+
+async def test_close_while_reading_ahead_loses_nothing(spool_dir: str) -> None:
+    total = 3 * READ_AHEAD
+    spool = await open_spool(spool_dir, tiny(segment_size=1 << 20))
+    await spool.append([event(i) for i in range(total)])
+    await spool.close()
+
+    again = await open_spool(spool_dir, tiny(segment_size=1 << 20))
+    batch = await get(again, READ_AHEAD - REFILL_BELOW + 1)  # starts a read-ahead
+    again.ack(batch, len(batch.events))
+    await again.close()  # with the read-ahead under way or done
+    third = await open_spool(spool_dir, tiny(segment_size=1 << 20))
+    assert await read_backlog(third) == [event(i) for i in range(len(batch.events), total)]
+    await third.close()
